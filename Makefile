@@ -1,0 +1,54 @@
+# Every target sets up what it needs: a fresh Debian machine runs `make demo` or `make test` as is.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+IMAGE ?= webapp:local
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+
+.PHONY: help venv engine image demo demo-down lint test test-py test-molecule bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt app/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv with the pinned controller and test packages
+
+engine: ## Start a Docker engine and build the local base images (cached by tag)
+	scripts/base-images.sh
+
+image: venv engine ## Build the app image ($(IMAGE))
+	scripts/build-image.sh $(IMAGE)
+
+demo: image ## Run the app locally on SQLite at http://127.0.0.1:8000
+	scripts/demo.sh $(IMAGE)
+
+demo-down: ## Stop the local demo (its data volume is kept)
+	docker rm -f webapp-demo >/dev/null 2>&1 || true
+
+lint: venv ## ruff, yamllint, ansible-lint (production profile)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint -q
+
+test-py: venv engine ## pytest: filters, app, image, roles, AWS emulator
+	$(BIN)/pytest -q -ra tests
+
+test-molecule: venv engine image ## molecule scenarios on systemd container hosts
+	$(BIN)/molecule test --all
+
+test: lint test-py test-molecule ## Everything CI runs
+
+bench: venv engine image ## Benchmarks (ratios measured side by side)
+	$(PY) bench/run.py
+
+clean: ## Remove caches and build outputs (not the venv or images)
+	rm -rf build .pytest_cache .ruff_cache .hypothesis .wheels
