@@ -1,0 +1,136 @@
+"""Secret values are replaced by [REDACTED] in every log record, whatever logger it came from.
+
+Secrets are the values of variables whose name looks secret, and the password in DATABASE_URL.
+Redaction works on the formatted text: the message after %-formatting, the traceback and the stack,
+so a secret that only shows once an argument or exception is rendered is still caught.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+MARKER = "[REDACTED]"
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
+# Shorter values (or flags like "true") cannot be secrets worth the name, and replacing them would
+# shred every log line they happen to occur in.
+MIN_SECRET_LENGTH = 4
+_NOT_SECRET = {"true", "false", "none", "null", "yes", "no"}
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+
+def secret_values(environ: Mapping[str, str]) -> set[str]:
+    """The values in environ that must never be logged."""
+    found: set[str] = set()
+    for name, value in environ.items():
+        if not value:
+            continue
+        if SECRET_NAME.search(name):
+            found.add(value)
+        if name.upper().endswith("DATABASE_URL"):
+            try:
+                password = make_url(value.strip()).password
+            except (ArgumentError, ValueError):
+                # An unparsable URL may still hold a password; the whole value is then the secret.
+                password = value
+            if password:
+                found.add(str(password))
+    return found
+
+
+def _variants(value: str) -> set[str]:
+    # How a secret looks once it went through a URL, a JSON document or a repr().
+    return {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], repr(value)[1:-1]}
+
+
+def register(values: Iterable[str]) -> None:
+    global _pattern
+    with _lock:
+        for value in values:
+            if len(value) >= MIN_SECRET_LENGTH and value.lower() not in _NOT_SECRET:
+                _secrets.update(v for v in _variants(value) if len(v) >= MIN_SECRET_LENGTH)
+        # Longest first, so a secret that contains another is replaced whole.
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+
+def clear() -> None:
+    """Forget every registered secret (tests)."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = None
+
+
+def redact(text: str) -> str:
+    pattern = _pattern
+    if pattern is None:
+        return text
+    # A replacement can join two fragments into a new match; a few passes settle that.
+    for _ in range(3):
+        replaced = pattern.sub(MARKER, text)
+        if replaced == text:
+            break
+        text = replaced
+    return text
+
+
+def _redact_arg(arg: object) -> object:
+    if arg is None or isinstance(arg, bool | int | float):
+        return arg
+    return redact(arg if isinstance(arg, str) else str(arg))
+
+
+class RedactingFilter(logging.Filter):
+    """Attach to handlers: rewrites each record so no registered secret reaches the output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: logging would print msg and args raw
+            message = f"{record.msg!s} {record.args!r}"
+            record.msg, record.args = redact(message), None
+        else:
+            if redact(message) != message:
+                self._rewrite(record, message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            # Keep the rendered, redacted text only: a formatter would otherwise render it again.
+            record.exc_text, record.exc_info = redact(record.exc_text), None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+    @staticmethod
+    def _rewrite(record: logging.LogRecord, message: str) -> None:
+        # Keep tuple args where that suffices: uvicorn's access formatter unpacks them.
+        if isinstance(record.args, tuple) and isinstance(record.msg, str):
+            args = tuple(_redact_arg(a) for a in record.args)
+            msg = redact(record.msg)
+            try:
+                candidate = msg % args if args else msg
+            except (TypeError, ValueError):
+                candidate = None
+            if candidate is not None and redact(candidate) == candidate:
+                record.msg, record.args = msg, args
+                return
+        record.msg, record.args = redact(message), None
+        record.__dict__.pop("color_message", None)
+
+
+# The process environment is known before any settings object exists (uvicorn logs early).
+register(secret_values(os.environ))

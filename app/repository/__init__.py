@@ -1,0 +1,1 @@
+"""Data access, one module per table; every function takes the session it works in."""
