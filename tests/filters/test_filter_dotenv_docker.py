@@ -52,7 +52,7 @@ def test_hard_values_round_trip(docker_env):
     assert docker_env(to_dotenv(mapping)) == {key: expected_text(value) for key, value in mapping.items()}
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 @given(st.dictionaries(KEYS, VALUES, min_size=50, max_size=60))
 def test_generated_values_round_trip(docker_env, mapping):
     assert docker_env(to_dotenv(mapping)) == {key: expected_text(value) for key, value in mapping.items()}
