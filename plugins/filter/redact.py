@@ -39,8 +39,8 @@ options:
     required: true
   secrets:
     description:
-      - The secret values. A list, or a dict whose values are the secrets (dict keys are not secrets).
-        Lists and dicts may be nested (a whole vault dict can be passed).
+      - The secret values. A list, or a dict whose values are the secrets (dict keys are not secrets),
+        or a single string. Lists and dicts may be nested (a whole vault dict can be passed).
       - Strings are used as they are; integers and floats by their decimal form, C(str(value)).
       - V(None), empty strings and booleans are ignored, so an unset secret does not redact everything.
     type: raw

@@ -210,3 +210,7 @@ def test_nested_data_keeps_its_shape_and_loses_every_secret(data, secrets):
     out = redact(data, secrets)
     assert _shape(out) == _shape(data)
     assert not [text for text in _strings(out) for secret in secrets if secret in text]
+
+
+def test_a_single_string_is_one_secret():
+    assert redact("a=pw1", "pw1") == "a=[REDACTED]"
