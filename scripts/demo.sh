@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run the app image locally on SQLite, as a user would: scripts/demo.sh IMAGE (make demo).
+# Re-running replaces the container and keeps the data volume; `make demo-down` stops it.
+set -euo pipefail
+
+image=${1:?usage: scripts/demo.sh IMAGE}
+name=webapp-demo
+volume=webapp-demo-data
+url=http://127.0.0.1:8000
+
+docker rm -f "$name" >/dev/null 2>&1 || true
+docker volume create "$volume" >/dev/null
+docker run -d --name "$name" \
+  --restart unless-stopped \
+  -p 127.0.0.1:8000:8000 \
+  -v "$volume":/app/data \
+  --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+  "$image" >/dev/null
+
+for _ in $(seq 1 60); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('$url/health', timeout=2)" 2>/dev/null; then
+    cat <<MSG
+The app runs at $url (container $name, data in volume $volume).
+Try:
+  curl -s $url/health
+  curl -s -X POST $url/api/items -H 'Content-Type: application/json' -d '{"name": "first", "data": {"n": 1}}'
+  curl -s $url/api/items
+Stop it with: make demo-down   (the data volume is kept)
+MSG
+    exit 0
+  fi
+  sleep 1
+done
+echo "demo: $name did not become healthy within 60 s; its log:" >&2
+docker logs --tail 50 "$name" >&2
+exit 1
