@@ -1,0 +1,69 @@
+"""Shared helpers: the host under test is reached over ssh by testinfra; the app through the
+port published on 127.0.0.1 of the controller."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+SCENARIO = Path(__file__).resolve().parent.parent
+PROJECT = SCENARIO.parent.parent
+CONTAINER = "webapp"
+
+
+def platform() -> dict[str, Any]:
+    return yaml.safe_load((SCENARIO / "molecule.yml").read_text())["platforms"][0]
+
+
+def app_url(path: str) -> str:
+    return f"http://127.0.0.1:{platform()['app_port']}{path}"
+
+
+def http(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - a fixed http://127.0.0.1 URL
+        app_url(path), data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+def wait_healthy(timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            status, _ = http("GET", "/health")
+            if status == 200:
+                return
+            last = status
+        except (OSError, urllib.error.URLError) as error:
+            last = error
+        time.sleep(1)
+    raise AssertionError(f"/health did not answer 200 within {timeout}s (last: {last})")
+
+
+def journal(host: Any, unit: str) -> str:
+    return host.run(f"journalctl -u {unit} --no-pager -n 60").stdout
+
+
+def inspect(host: Any, name: str = CONTAINER) -> dict[str, Any]:
+    result = host.run(f"docker inspect {name}")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+@pytest.fixture
+def secret_values(host: Any) -> list[str]:
+    env = host.ansible.get_variables()["app_env"]
+    return [str(env["SECRET_KEY"])]
