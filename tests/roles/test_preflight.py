@@ -1,0 +1,120 @@
+"""A bad inventory stops the deploy in preflight, with a message that says what to change, before
+anything changes on the host. Runs playbooks/deploy.yml against a real systemd host reached over ssh
+(scripts/host-container.sh); the host has no Docker, which preflight must not need."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PROJECT = Path(__file__).resolve().parents[2]
+HOST = "webapp-roles-test"
+SSH_PORT = 2223
+SECRET = "roles-test-secret-d41f7b"
+GOOD_ENV = {"SECRET_KEY": SECRET, "LOG_LEVEL": "INFO"}
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory) -> Path:
+    script = PROJECT / "scripts" / "host-container.sh"
+    subprocess.run([str(script), "up", HOST, str(SSH_PORT)], check=True, timeout=300)
+    path = tmp_path_factory.mktemp("inventory") / "hosts.yml"
+    host = {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": SSH_PORT,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(PROJECT / "build" / "ssh" / "id_ed25519"),
+    }
+    path.write_text(yaml.safe_dump({"webapp": {"hosts": {HOST: host}}}))
+    yield path
+    subprocess.run([str(script), "down", HOST], check=False, timeout=120)
+
+
+def deploy(inventory: Path, tmp_path: Path, variables: dict, *args: str) -> subprocess.CompletedProcess[str]:
+    extra = tmp_path / "vars.yml"
+    extra.write_text(yaml.safe_dump(variables))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    command = [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), "-e", f"@{extra}"]
+    return subprocess.run(
+        [*command, *args, str(PROJECT / "playbooks" / "deploy.yml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT,
+        timeout=300,
+    )
+
+
+def host_has_app_tree() -> bool:
+    return subprocess.run(["docker", "exec", HOST, "test", "-e", "/app"], check=False).returncode == 0
+
+
+def failed_task(output: str) -> str:
+    tasks = re.findall(r"^TASK \[(.+?)\]", output, flags=re.MULTILINE)
+    return tasks[-1] if tasks else ""
+
+
+def test_good_settings_pass_preflight(inventory, tmp_path):
+    # The control: the same host and inventory shape pass when the values are right.
+    result = deploy(inventory, tmp_path, {"app_env": GOOD_ENV}, "--tags", "preflight")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "task", "message"),
+    [
+        pytest.param(
+            {"app_env": {"LOG_LEVEL": "INFO"}},
+            "app : Check that every required setting has a value",
+            "app_env.SECRET_KEY is required and has no value",
+            id="missing-secret",
+        ),
+        pytest.param(
+            {"app_env": {"SECRET_KEY": "", "LOG_LEVEL": "INFO"}},
+            "app : Check that every required setting has a value",
+            "app_env.SECRET_KEY is required and has no value",
+            id="empty-secret",
+        ),
+        pytest.param(
+            {"app_env": GOOD_ENV, "app_publish": "70000:8000"},
+            "app : Check the published port",
+            "app_publish must be",
+            id="bad-port",
+        ),
+        pytest.param(
+            {"app_env": GOOD_ENV, "app_publish": "8080:80"},
+            "app : Check the published port",
+            "the app listens on 8000",
+            id="wrong-container-port",
+        ),
+        pytest.param(
+            {"app_env": {**GOOD_ENV, "LOG_LEVL": "DEBUG"}},
+            "app : Check the settings against the known keys",
+            "did you mean 'LOG_LEVEL'",
+            id="unknown-setting",
+        ),
+        pytest.param(
+            {"app_env": GOOD_ENV, "app_image_source": "ftp"},
+            "app : Validating arguments against arg spec 'main' - Deploy the app container",
+            "app_image_source",
+            id="bad-choice",
+        ),
+    ],
+)
+def test_bad_inventory_fails_in_preflight_without_changes(inventory, tmp_path, variables, task, message):
+    result = deploy(inventory, tmp_path, variables)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert failed_task(result.stdout) == task, output
+    assert message in output, output
+    assert re.search(r"changed=0\s", result.stdout), output
+    assert not host_has_app_tree()
+    assert SECRET not in output
