@@ -116,6 +116,10 @@ def load_settings(
     env = dict(os.environ if environ is None else environ)
     config = Config(env_file=env_file if env_file and Path(env_file).is_file() else None, environ=env)
     raw = {key: str(config(key, default=default)) for key, default in DEFAULTS.items()}
+    if config("PAGE_DEFAULT_LIMIT", default=None) is None:
+        # Lowering only the maximum must not make the untouched default invalid.
+        maximum = _int("PAGE_MAX_LIMIT", raw["PAGE_MAX_LIMIT"], 1, 10000)
+        raw["PAGE_DEFAULT_LIMIT"] = str(min(int(DEFAULTS["PAGE_DEFAULT_LIMIT"]), maximum))
     cwd = cwd or Path.cwd()
     settings = Settings(
         database_url=Secret(_database_url(raw["DATABASE_URL"], cwd)),

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -123,10 +124,16 @@ async def delete_item(request: Request) -> Response:
     return Response(status_code=204)
 
 
-routes = [
-    Route("/api/items", create_item, methods=["POST"]),
-    Route("/api/items", list_items, methods=["GET"]),
-    Route("/api/items/{item_id}", get_item, methods=["GET"]),
-    Route("/api/items/{item_id}", replace_item, methods=["PUT"]),
-    Route("/api/items/{item_id}", delete_item, methods=["DELETE"]),
-]
+class Collection(HTTPEndpoint):
+    # One endpoint per path, so a 405 lists every method the path has in its Allow header.
+    get = staticmethod(list_items)
+    post = staticmethod(create_item)
+
+
+class Member(HTTPEndpoint):
+    get = staticmethod(get_item)
+    put = staticmethod(replace_item)
+    delete = staticmethod(delete_item)
+
+
+routes = [Route("/api/items", Collection), Route("/api/items/{item_id}", Member)]

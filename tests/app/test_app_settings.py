@@ -1,0 +1,115 @@
+"""Settings: defaults for everything, clear errors naming the key, .env.example in step."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from app.settings import DEFAULTS, SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+VALID = {
+    "DATABASE_URL": "sqlite:////srv/other.db",
+    "LOG_LEVEL": "debug",
+    "MAX_BODY_BYTES": "2048",
+    "MAX_JSON_DEPTH": "8",
+    "PAGE_DEFAULT_LIMIT": "10",
+    "PAGE_MAX_LIMIT": "20",
+    "SQLITE_SYNCHRONOUS": "normal",
+    "SQLITE_BUSY_TIMEOUT_MS": "100",
+    "SECRET_KEY": "s3cr3t-value",
+    "APP_VERSION": "1.2.3",
+}
+EXPECTED_DEFAULTS = {
+    "log_level": "INFO",
+    "max_body_bytes": 1048576,
+    "max_json_depth": 32,
+    "page_default_limit": 50,
+    "page_max_limit": 100,
+    "sqlite_synchronous": "FULL",
+    "sqlite_busy_timeout_ms": 5000,
+    "app_version": "dev",
+}
+ATTRIBUTE = {key: key.lower() for key in DEFAULTS}
+
+
+def test_no_variables_gives_documented_defaults(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, cwd=tmp_path)
+    for attribute, value in EXPECTED_DEFAULTS.items():
+        assert getattr(settings, attribute) == value
+    assert str(settings.database_url) == f"sqlite:///{tmp_path}/data/app.db"
+    assert str(settings.secret_key) == ""
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(present=st.sets(st.sampled_from(sorted(VALID))))
+def test_any_missing_subset_falls_back_to_defaults(present: set[str]) -> None:
+    cwd = Path("/srv/app")
+    settings = load_settings(environ={k: VALID[k] for k in present}, cwd=cwd)
+    defaults = load_settings(environ={}, cwd=cwd)
+    given_values = load_settings(environ=VALID, cwd=cwd)
+    for key, attribute in ATTRIBUTE.items():
+        expected = given_values if key in present else defaults
+        if key == "PAGE_DEFAULT_LIMIT" and key not in present:
+            # Documented: the default page size never exceeds the configured maximum.
+            assert settings.page_default_limit == min(50, settings.page_max_limit)
+            continue
+        assert str(getattr(settings, attribute)) == str(getattr(expected, attribute)), key
+
+
+def test_relative_sqlite_path_is_taken_from_working_directory(tmp_path: Path) -> None:
+    settings = load_settings(environ={"DATABASE_URL": "sqlite:///db/x.db"}, cwd=tmp_path)
+    assert settings.url.database == str(tmp_path / "db" / "x.db")
+
+
+def test_bare_postgresql_url_gets_the_psycopg_driver(tmp_path: Path) -> None:
+    settings = load_settings(environ={"DATABASE_URL": "postgresql://u:p@h/d"}, cwd=tmp_path)
+    assert settings.url.drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("MAX_BODY_BYTES", "0"),
+        ("MAX_BODY_BYTES", "lots"),
+        ("MAX_JSON_DEPTH", "1000"),
+        ("PAGE_MAX_LIMIT", "-1"),
+        ("PAGE_DEFAULT_LIMIT", "500"),  # above the max of 100
+        ("SQLITE_SYNCHRONOUS", "SOMETIMES"),
+        ("SQLITE_BUSY_TIMEOUT_MS", "1.5"),
+        ("LOG_LEVEL", "LOUD"),
+        ("DATABASE_URL", "mysql://u:hunter22@h/d"),
+        ("DATABASE_URL", "not a url with hunter22"),
+        ("DATABASE_URL", "sqlite://"),
+    ],
+)
+def test_invalid_value_names_the_key_not_the_value(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={key: value}, cwd=tmp_path)
+    assert caught.value.key == key
+    assert key in str(caught.value)
+    assert value not in str(caught.value)
+    assert "hunter22" not in str(caught.value)
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOG_LEVEL=WARNING\nPAGE_MAX_LIMIT=7\nPAGE_DEFAULT_LIMIT=5\n")
+    settings = load_settings(environ={"LOG_LEVEL": "ERROR"}, env_file=env_file, cwd=tmp_path)
+    assert (settings.log_level, settings.page_max_limit) == ("ERROR", 7)
+
+
+def test_env_example_documents_every_setting_with_its_default() -> None:
+    text = (REPO / ".env.example").read_text()
+    for key, default in DEFAULTS.items():
+        # The commented example line shows the default itself (where the default is a literal).
+        shown = re.search(rf"^#{key}=(.*)$", text, re.MULTILINE)
+        assert shown, f"{key} missing from .env.example"
+        if default:
+            assert shown.group(1) == default, key
+    assert text.count("Default:") >= len(DEFAULTS)
