@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from conftest import HERE, VENV_BIN, run_playbook
+from backup_helpers import HERE, VENV_BIN, run_playbook
 
 PLAYBOOK = HERE / "playbooks" / "aws-parts.yml"
 LOCAL = ("-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}")
@@ -100,3 +100,70 @@ def test_aws_steps_are_skipped_when_not_configured(aws: dict, tmp_path: Path) ->
     assert aws["s3"].list_buckets()["Buckets"] == []
     ours = [{"Name": "tag:ManagedBy", "Values": ["ansible-webapp-backup"]}]
     assert aws["ec2"].describe_snapshots(Filters=ours)["Snapshots"] == []
+
+
+SNAPSHOT_PLAYBOOK = HERE / "playbooks" / "snapshot-volume.yml"
+
+
+def _instance(ec2: object) -> tuple[str, str]:
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    placement = {"AvailabilityZone": "us-east-1b"}
+    found = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.small", Placement=placement
+    )
+    return found["Instances"][0]["InstanceId"], "us-east-1b"
+
+
+def test_snapshot_restore_volume_is_made_attached_and_removed(aws: dict, tmp_path: Path) -> None:
+    ec2 = aws["ec2"]
+    instance, zone = _instance(ec2)
+    data = ec2.create_volume(AvailabilityZone=zone, Size=2, Encrypted=True)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=data)["SnapshotId"]
+    volume_file = tmp_path / "volume-id"
+    common = {
+        "backup_restore_snapshot_id": snapshot,
+        "backup_restore_instance_id": instance,
+        "backup_restore_device_name": "/dev/sdg",
+        "backup_aws_endpoint_url": aws["endpoint"],
+        "backup_aws_region": "us-east-1",
+        "volume_file": str(volume_file),
+    }
+    run_playbook(SNAPSHOT_PLAYBOOK, *LOCAL, extra_vars={**common, "step": "attach"})
+    volume_id = volume_file.read_text().strip()
+    volume = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+    assert volume["SnapshotId"] == snapshot
+    assert volume["AvailabilityZone"] == zone
+    assert volume["Encrypted"] is True
+    assert [(a["InstanceId"], a["Device"]) for a in volume["Attachments"]] == [(instance, "/dev/sdg")]
+    tags = {t["Key"]: t["Value"] for t in volume["Tags"]}
+    assert tags["Purpose"] == "restore"
+    assert tags["ManagedBy"] == "ansible-webapp-backup"
+
+    run_playbook(SNAPSHOT_PLAYBOOK, *LOCAL, extra_vars={**common, "step": "remove"})
+    left = ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [volume_id]}])["Volumes"]
+    assert left == []
+    # The source volume and snapshot are untouched.
+    assert ec2.describe_volumes(VolumeIds=[data])["Volumes"][0]["State"] in ("available", "in-use")
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]
+
+
+def test_snapshot_restore_refuses_an_unknown_snapshot(aws: dict, tmp_path: Path) -> None:
+    ec2 = aws["ec2"]
+    instance, _ = _instance(ec2)
+    before = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    proc = run_playbook(
+        SNAPSHOT_PLAYBOOK,
+        *LOCAL,
+        extra_vars={
+            "backup_restore_snapshot_id": "snap-0123456789abcdef0",
+            "backup_restore_instance_id": instance,
+            "backup_aws_endpoint_url": aws["endpoint"],
+            "backup_aws_region": "us-east-1",
+            "volume_file": str(tmp_path / "volume-id"),
+        },
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Not restoring: snapshot snap-0123456789abcdef0 was not found" in proc.stdout
+    assert "nothing was changed" in proc.stdout
+    assert {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]} == before
