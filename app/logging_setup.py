@@ -30,6 +30,8 @@ def configure_logging(settings: Settings) -> None:
     for handler in _all_handlers():
         if not any(isinstance(f, redaction.RedactingFilter) for f in handler.filters):
             handler.addFilter(redaction.RedactingFilter())
+        if not isinstance(handler.formatter, redaction.RedactingFormatter):
+            handler.setFormatter(redaction.RedactingFormatter(handler.formatter))
     # Python's last-resort handler would print without any filter.
     logging.lastResort = None
     logging.getLogger("app").setLevel(settings.log_level)

@@ -92,6 +92,18 @@ def _redact_arg(arg: object) -> object:
     return redact(arg if isinstance(arg, str) else str(arg))
 
 
+class RedactingFormatter(logging.Formatter):
+    """Wraps a handler's formatter and redacts its finished line: the fields a formatter adds
+    after the filter ran (asctime, names, a traceback rendered its own way) are covered too."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
 class RedactingFilter(logging.Filter):
     """Attach to handlers: rewrites each record so no registered secret reaches the output."""
 
