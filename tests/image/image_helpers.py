@@ -1,0 +1,57 @@
+"""Helpers for the image tests (a module of its own: every test folder has a conftest module)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = "webapp:test"
+PORTS = range(18000, 18100)
+# Every container here runs the way production does: read-only root, no capabilities.
+HARDENING = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
+    return result
+
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18000-18099")
+
+
+def get(url: str, timeout: float = 3) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http://127.0.0.1 only)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_healthy(port: int, name: str, seconds: float = 30) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status, body = get(f"http://127.0.0.1:{port}/health")
+            if status == 200:
+                return body
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.3)
+    logs = docker("logs", name, check=False)
+    raise AssertionError(f"{name} not healthy on port {port}:\n{logs.stdout}{logs.stderr}")
