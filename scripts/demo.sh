@@ -6,16 +6,21 @@ set -euo pipefail
 image=${1:?usage: scripts/demo.sh IMAGE}
 name=webapp-demo
 volume=webapp-demo-data
-url=http://127.0.0.1:8000
+port=${DEMO_PORT:-8000}
+url=http://127.0.0.1:$port
 
 docker rm -f "$name" >/dev/null 2>&1 || true
 docker volume create "$volume" >/dev/null
-docker run -d --name "$name" \
+if ! docker run -d --name "$name" \
   --restart unless-stopped \
-  -p 127.0.0.1:8000:8000 \
+  -p "127.0.0.1:$port:8000" \
   -v "$volume":/app/data \
   --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-  "$image" >/dev/null
+  "$image" >/dev/null; then
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  echo "demo: could not start $name; is 127.0.0.1:$port taken? (another port: DEMO_PORT=8080 make demo)" >&2
+  exit 1
+fi
 
 for _ in $(seq 1 60); do
   if python3 -c "import urllib.request; urllib.request.urlopen('$url/health', timeout=2)" 2>/dev/null; then
