@@ -1,0 +1,36 @@
+"""Fixtures for the AWS provisioning tests (helpers in aws_helpers.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aws_helpers import moto_server
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One emulator for the session; each test module keeps to its own Environment tag."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway ed25519 key pair; returns the public key's path."""
+    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "aws-test", "-f", str(key)], check=True
+    )
+    return key.with_suffix(".pub")
+
+
+@pytest.fixture(scope="session")
+def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Only localhost, so the tests never read inventory/local (which belongs to the demo)."""
+    path = tmp_path_factory.mktemp("inventory") / "hosts.ini"
+    path.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    return path

@@ -1,0 +1,104 @@
+"""Bad variables stop playbooks/provision.yml in preflight, before any AWS call: the emulator (one of its
+own, so nothing else writes to it) holds no resource afterwards, and the message says what to change."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from aws_helpers import REPO, ec2_client, moto_server, provision_vars, run_playbook
+
+PREFLIGHT = REPO / "roles" / "ec2_instance" / "tasks" / "preflight.yml"
+
+PRIVATE_KEY_TEXT = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+# id -> (variables over the good ones, phrases the failure message must contain)
+CASES: dict[str, tuple[dict[str, object], list[str]]] = {
+    "world-ssh-ipv4": (
+        {"ec2_instance_ssh_cidrs": ["0.0.0.0/0"]},
+        ["0.0.0.0/0", "ec2_instance_allow_world_ssh=true"],
+    ),
+    "world-ssh-ipv6": (
+        {"ec2_instance_ssh_cidrs": ["203.0.113.7/32", "::/0"]},
+        ["::/0", "ec2_instance_allow_world_ssh=true"],
+    ),
+    "cidr-host-bits": ({"ec2_instance_ssh_cidrs": ["10.1.2.3/16"]}, ["host bits", "10.1.0.0/16"]),
+    "cidr-garbage": ({"ec2_instance_ssh_cidrs": ["office"]}, ["'office' is not an IPv4 or IPv6 CIDR"]),
+    "cidr-no-prefix": ({"ec2_instance_ssh_cidrs": ["203.0.113.7"]}, ["203.0.113.7/32"]),
+    "ssh-cidrs-empty": (
+        {"ec2_instance_ssh_cidrs": []},
+        ["Set ec2_instance_ssh_cidrs", "nobody could reach SSH"],
+    ),
+    "app-cidr-bad": ({"ec2_instance_app_cidrs": ["0.0.0.0/33"]}, ["ec2_instance_app_cidrs", "0.0.0.0/33"]),
+    "key-file-missing": (
+        {"ec2_instance_public_key_file": "/nonexistent/id_ed25519.pub"},
+        ["/nonexistent/id_ed25519.pub", "not a file", "ssh-keygen"],
+    ),
+    "key-none": (
+        {"ec2_instance_public_key_file": ""},
+        ["Set exactly one of ec2_instance_public_key_file", "neither"],
+    ),
+    "key-private": (
+        {"ec2_instance_public_key_file": "", "ec2_instance_public_key": PRIVATE_KEY_TEXT},
+        ["PRIVATE key", ".pub"],
+    ),
+    "root-volume-too-small": (
+        {"ec2_instance_root_volume_size": 4},
+        ["ec2_instance_root_volume_size must be 8"],
+    ),
+    "data-volume-too-big": (
+        {"ec2_instance_data_volume_size": 20000},
+        ["ec2_instance_data_volume_size 1 to 16384"],
+    ),
+    "data-device-root": ({"ec2_instance_data_device_name": "/dev/xvda"}, ["such as /dev/sdf", "/dev/xvda"]),
+    "reserved-tag": ({"ec2_instance_tags": {"Environment": "prod"}}, ["ec2_instance_tags must not set"]),
+}
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def empty_account(endpoint: str) -> dict[str, int]:
+    """What an untouched emulator account holds (its default VPC, subnets and security group)."""
+    return snapshot(endpoint)
+
+
+def snapshot(endpoint: str) -> dict[str, int]:
+    ec2 = ec2_client(endpoint)
+    return {
+        "key_pairs": len(ec2.describe_key_pairs()["KeyPairs"]),
+        "security_groups": len(ec2.describe_security_groups()["SecurityGroups"]),
+        "instances": sum(len(r["Instances"]) for r in ec2.describe_instances()["Reservations"]),
+        "addresses": len(ec2.describe_addresses()["Addresses"]),
+        "volumes": len(ec2.describe_volumes()["Volumes"]),
+    }
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_variables_fail_in_preflight(
+    case: str, endpoint: str, empty_account: dict, ssh_key: Path, inventory: Path, tmp_path: Path
+):
+    overrides, phrases = CASES[case]
+    variables = provision_vars(endpoint, ssh_key, "preflight-test", **overrides)
+    run = run_playbook(REPO / "playbooks" / "provision.yml", inventory, tmp_path, variables)
+    assert run.rc != 0
+    assert run.recap["failed"] == 1
+    # Only argument validation and preflight tasks ran: no task that talks to AWS was reached.
+    allowed = {task["name"] for task in yaml.safe_load(PREFLIGHT.read_text())}
+    ran = re.findall(r"^TASK \[ec2_instance : (.+?)\] \*", run.output, re.M)
+    assert ran, run.output[-2500:]
+    assert [name for name in ran if name not in allowed and not name.startswith("Validating arguments")] == []
+    message = " ".join(run.output.split())  # the YAML callback folds long messages
+    for phrase in phrases:
+        assert phrase in message, f"{phrase!r} not in the failure:\n{run.output[-2500:]}"
+    assert snapshot(endpoint) == empty_account
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in run.output  # a private key given by mistake is never echoed

@@ -1,0 +1,199 @@
+"""playbooks/provision.yml against moto: what it creates, exactly, and that a second run changes nothing.
+
+One provision per module (environment tag "provision-test"); every test reads the emulator with boto3."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+
+import pytest
+from aws_helpers import (
+    APP_CIDRS,
+    HERE,
+    REPO,
+    SSH_CIDRS,
+    ec2_client,
+    instances,
+    provision_vars,
+    run_playbook,
+    tagged,
+)
+
+ENVIRONMENT = "provision-test"
+IDENTITY = {"Name": "webapp", "Project": "webapp", "Environment": ENVIRONMENT, "ManagedBy": "ansible"}
+
+
+@pytest.fixture(scope="module")
+def ec2(moto_endpoint: str):
+    return ec2_client(moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def variables(moto_endpoint: str, ssh_key: Path) -> dict[str, object]:
+    return provision_vars(moto_endpoint, ssh_key, ENVIRONMENT)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("provision")
+
+
+@pytest.fixture(scope="module")
+def first_run(variables: dict, inventory: Path, workdir: Path) -> dict:
+    """The first provision (the real playbook plus a play that dumps the published facts)."""
+    dump = workdir / "provisioned.json"
+    run = run_playbook(
+        HERE / "playbooks" / "provision-and-dump.yml",
+        inventory,
+        workdir,
+        {**variables, "dump_path": str(dump)},
+    )
+    assert run.rc == 0, run.output[-4000:]
+    assert run.recap["changed"] > 0
+    return json.loads(dump.read_text())
+
+
+@pytest.fixture(scope="module")
+def instance(first_run: dict, ec2) -> dict:
+    found = instances(ec2, **IDENTITY)
+    assert len(found) == 1, found
+    assert found[0]["InstanceId"] == first_run["provisioned"]["instance_id"]
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def security_group(instance: dict, ec2) -> dict:
+    (group_ref,) = instance["SecurityGroups"]
+    (group,) = ec2.describe_security_groups(GroupIds=[group_ref["GroupId"]])["SecurityGroups"]
+    return group
+
+
+def permission_sources(permissions: list[dict]) -> set[tuple]:
+    """(protocol, from, to, source) for every source of every rule."""
+    result = set()
+    for perm in permissions:
+        ports = (perm["IpProtocol"], perm.get("FromPort"), perm.get("ToPort"))
+        result |= {(*ports, r["CidrIp"]) for r in perm.get("IpRanges", [])}
+        result |= {(*ports, r["CidrIpv6"]) for r in perm.get("Ipv6Ranges", [])}
+        result |= {(*ports, g["GroupId"]) for g in perm.get("UserIdGroupPairs", [])}
+        result |= {(*ports, p["PrefixListId"]) for p in perm.get("PrefixListIds", [])}
+    return result
+
+
+def test_security_group_allows_ssh_from_operators_and_the_app_port_only(security_group):
+    expected = {("tcp", 22, 22, cidr) for cidr in SSH_CIDRS} | {
+        ("tcp", 8000, 8000, cidr) for cidr in APP_CIDRS
+    }
+    assert permission_sources(security_group["IpPermissions"]) == expected
+    assert security_group["GroupName"] == f"webapp-{ENVIRONMENT}"
+
+
+def test_security_group_keeps_the_default_egress(security_group):
+    assert permission_sources(security_group["IpPermissionsEgress"]) == {("-1", None, None, "0.0.0.0/0")}
+
+
+def test_instance_requires_imdsv2(instance):
+    options = instance["MetadataOptions"]
+    assert options["HttpTokens"] == "required"
+    assert options["HttpEndpoint"] == "enabled"
+    assert options["HttpPutResponseHopLimit"] == 1
+
+
+def test_instance_type_key_and_tags(instance):
+    assert instance["InstanceType"] == "t3.small"
+    assert instance["KeyName"] == f"webapp-{ENVIRONMENT}"
+    assert {t["Key"]: t["Value"] for t in instance["Tags"]} == {**IDENTITY, "Owner": "aws-tests"}
+
+
+def test_instance_runs_the_newest_al2023_image(instance, ec2):
+    (image,) = ec2.describe_images(ImageIds=[instance["ImageId"]])["Images"]
+    assert fnmatch.fnmatchcase(image["Name"], "al2023-ami-2023.*-x86_64"), image["Name"]
+    assert image["Architecture"] == "x86_64"
+    candidates = ec2.describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023.*-x86_64"]}]
+    )["Images"]
+    newest = max(candidates, key=lambda i: (i["CreationDate"], i["Name"]))
+    assert image["ImageId"] == newest["ImageId"]
+
+
+def test_root_and_data_volumes_are_encrypted_gp3_and_only_root_goes_with_the_instance(instance, ec2):
+    mappings = {m["DeviceName"]: m["Ebs"] for m in instance["BlockDeviceMappings"]}
+    assert set(mappings) == {instance["RootDeviceName"], "/dev/sdf"}
+    assert mappings[instance["RootDeviceName"]]["DeleteOnTermination"] is True
+    assert mappings["/dev/sdf"]["DeleteOnTermination"] is False
+    volumes = {
+        v["VolumeId"]: v
+        for v in ec2.describe_volumes(VolumeIds=[m["VolumeId"] for m in mappings.values()])["Volumes"]
+    }
+    for device, ebs in mappings.items():
+        volume = volumes[ebs["VolumeId"]]
+        assert volume["Encrypted"] is True, device
+        assert volume["VolumeType"] == "gp3", device
+        assert volume["Size"] == 20, device
+    data_tags = {t["Key"]: t["Value"] for t in volumes[mappings["/dev/sdf"]["VolumeId"]]["Tags"]}
+    assert data_tags["VolumeRole"] == "data"
+    assert data_tags["Environment"] == ENVIRONMENT
+
+
+def test_elastic_ip_is_associated_and_tagged(instance, ec2, first_run):
+    addresses = tagged(ec2.describe_addresses()["Addresses"], **IDENTITY)
+    assert len(addresses) == 1, addresses
+    (address,) = addresses
+    assert address["InstanceId"] == instance["InstanceId"]
+    assert address["Domain"] == "vpc"
+    assert instance["PublicIpAddress"] == address["PublicIp"] == first_run["provisioned"]["public_ip"]
+
+
+def test_published_facts_and_inventory_entry(first_run, instance):
+    facts = first_run["provisioned"]
+    data = next(
+        m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"] if m["DeviceName"] == "/dev/sdf"
+    )
+    assert facts["instance_id"] == instance["InstanceId"]
+    assert facts["data_volume_id"] == data
+    assert facts["region"] == "us-east-1"
+    assert facts["security_group_ids"] == [g["GroupId"] for g in instance["SecurityGroups"]]
+    assert first_run["groups"]["webapp"] == [f"webapp-{ENVIRONMENT}"]
+    host = first_run["host"]
+    assert (host["ansible_host"], host["ansible_port"], host["ansible_user"]) == (
+        facts["public_ip"],
+        22,
+        "ec2-user",
+    )
+    assert host["ec2_instance_provisioned"] == facts
+
+
+def test_second_run_changes_nothing(first_run, instance, variables, inventory, workdir, ec2):
+    before_groups = len(ec2.describe_security_groups()["SecurityGroups"])
+    before_addresses = len(ec2.describe_addresses()["Addresses"])
+    run = run_playbook(REPO / "playbooks" / "provision.yml", inventory, workdir, variables)
+    assert run.rc == 0, run.output[-4000:]
+    assert run.recap["changed"] == 0, run.output[-4000:]
+    assert [i["InstanceId"] for i in instances(ec2, **IDENTITY) if i["State"]["Name"] != "terminated"] == [
+        instance["InstanceId"]
+    ]
+    assert len(ec2.describe_security_groups()["SecurityGroups"]) == before_groups
+    assert len(ec2.describe_addresses()["Addresses"]) == before_addresses
+
+
+def test_lookup_by_tags_publishes_the_same_facts(first_run, variables, inventory, workdir):
+    dump = workdir / "looked-up.json"
+    run = run_playbook(
+        HERE / "playbooks" / "lookup-and-dump.yml", inventory, workdir, {**variables, "dump_path": str(dump)}
+    )
+    assert run.rc == 0, run.output[-4000:]
+    assert json.loads(dump.read_text()) == first_run
+
+
+def test_local_rehearsal_connects_through_the_given_host_and_port(first_run, variables, inventory, workdir):
+    dump = workdir / "rehearsal.json"
+    rehearsal = {**variables, "ec2_instance_connect_host": "127.0.0.1", "ec2_instance_connect_port": 2222}
+    run = run_playbook(
+        HERE / "playbooks" / "lookup-and-dump.yml", inventory, workdir, {**rehearsal, "dump_path": str(dump)}
+    )
+    assert run.rc == 0, run.output[-4000:]
+    host = json.loads(dump.read_text())["host"]
+    assert (host["ansible_host"], host["ansible_port"]) == ("127.0.0.1", 2222)
+    assert host["ec2_instance_provisioned"]["public_ip"] == first_run["provisioned"]["public_ip"]
