@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -56,8 +56,9 @@ class Settings:
     sqlite_busy_timeout_ms: int
     secret_key: Secret
     app_version: str
-    # Every variable the settings were read from, kept so the log filter can find secret values.
-    source: Mapping[str, str]
+    # Every variable the settings were read from, kept so the log filter can find secret values;
+    # out of repr(), so printing the settings never prints the environment.
+    source: Mapping[str, str] = field(repr=False)
 
     @property
     def url(self) -> URL:

@@ -62,6 +62,13 @@ def test_any_missing_subset_falls_back_to_defaults(present: set[str]) -> None:
         assert str(getattr(settings, attribute)) == str(getattr(expected, attribute)), key
 
 
+def test_repr_shows_no_secret(tmp_path: Path) -> None:
+    env = VALID | {"DATABASE_URL": "postgresql+psycopg://u:pw-hunter22@h/d", "OTHER_TOKEN": "tok-hunter33"}
+    text = repr(load_settings(environ=env, cwd=tmp_path))
+    for secret in ("s3cr3t-value", "pw-hunter22", "tok-hunter33"):
+        assert secret not in text
+
+
 def test_relative_sqlite_path_is_taken_from_working_directory(tmp_path: Path) -> None:
     settings = load_settings(environ={"DATABASE_URL": "sqlite:///db/x.db"}, cwd=tmp_path)
     assert settings.url.database == str(tmp_path / "db" / "x.db")
