@@ -8,7 +8,7 @@ IMAGE ?= webapp:local
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help venv engine image demo demo-down lint test test-py test-molecule bench clean
+.PHONY: help venv engine image demo demo-down run lint test test-py test-molecule bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -27,11 +27,14 @@ engine: ## Start a Docker engine and build the local base images (cached by tag)
 image: venv engine ## Build the app image ($(IMAGE))
 	scripts/build-image.sh $(IMAGE)
 
-demo: image ## Run the app locally on SQLite at http://127.0.0.1:8000
-	scripts/demo.sh $(IMAGE)
+demo: image ## Rehearse site.yml locally: moto as AWS, a systemd container as the instance
+	scripts/rehearsal.sh up
 
-demo-down: ## Stop the local demo (its data volume is kept)
-	docker rm -f webapp-demo >/dev/null 2>&1 || true
+demo-down: ## Tear the rehearsal down (instance, host container, emulator)
+	scripts/rehearsal.sh down
+
+run: image ## Only the app container on SQLite at http://127.0.0.1:8000 (no Ansible)
+	scripts/demo.sh $(IMAGE)
 
 lint: venv ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .
