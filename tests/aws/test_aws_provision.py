@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,13 +191,47 @@ def test_lookup_by_tags_publishes_the_same_facts(first_run, variables, inventory
     assert json.loads(dump.read_text()) == first_run
 
 
-def test_local_rehearsal_connects_through_the_given_host_and_port(first_run, variables, inventory, workdir):
+@pytest.fixture
+def fake_sshd() -> Iterator[int]:
+    """A loopback port that greets like OpenSSH, standing in for the rehearsal container's sshd."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+def test_local_rehearsal_connects_and_waits_for_ssh_on_the_given_host_and_port(
+    first_run, variables, inventory, workdir, fake_sshd
+):
     dump = workdir / "rehearsal.json"
-    rehearsal = {**variables, "ec2_instance_connect_host": "127.0.0.1", "ec2_instance_connect_port": 2222}
-    run = run_playbook(
-        HERE / "playbooks" / "lookup-and-dump.yml", inventory, workdir, {**rehearsal, "dump_path": str(dump)}
-    )
+    rehearsal = {
+        **variables,
+        "ec2_instance_connect_host": "127.0.0.1",
+        "ec2_instance_connect_port": fake_sshd,
+        "ec2_instance_wait_for_ssh": True,
+        "ec2_instance_wait_for_ssh_timeout": 30,
+        "dump_path": str(dump),
+    }
+    run = run_playbook(HERE / "playbooks" / "provision-and-dump.yml", inventory, workdir, rehearsal)
     assert run.rc == 0, run.output[-4000:]
+    assert re.search(
+        r"TASK \[ec2_instance : Wait for SSH on the instance\] \*+\nok: \[localhost\]", run.output
+    )
     host = json.loads(dump.read_text())["host"]
-    assert (host["ansible_host"], host["ansible_port"]) == ("127.0.0.1", 2222)
+    assert (host["ansible_host"], host["ansible_port"]) == ("127.0.0.1", fake_sshd)
     assert host["ec2_instance_provisioned"]["public_ip"] == first_run["provisioned"]["public_ip"]
