@@ -48,17 +48,15 @@ def _check_list(cidrs: Any, name: str) -> list[Any]:
 def cidr_problem(entry: Any) -> str | None:
     """Why entry is not a usable CIDR, or None when it is."""
     if not isinstance(entry, str):
-        return f"{entry!r} is a {type(entry).__name__}, expected a CIDR string such as 203.0.113.7/32"
-    if "/" not in entry:
-        return f"{entry!r} has no prefix length; write {entry}/32 (IPv4) or {entry}/128 (IPv6)"
+        return f"{entry!r} is of type {type(entry).__name__}, expected a CIDR string such as 203.0.113.7/32"
     try:
-        ipaddress.ip_network(entry, strict=True)
+        network = ipaddress.ip_network(entry, strict=False)
     except ValueError:
-        try:
-            loose = ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            return f"{entry!r} is not an IPv4 or IPv6 CIDR; expected e.g. 203.0.113.0/24 or 2001:db8::/64"
-        return f"{entry!r} has host bits set; write the network address {loose.with_prefixlen}"
+        return f"{entry!r} is not an IPv4 or IPv6 CIDR; expected e.g. 203.0.113.0/24 or 2001:db8::/64"
+    if "/" not in entry:
+        return f"{entry!r} has no prefix length; write {network.with_prefixlen} for this one address"
+    if network.network_address != ipaddress.ip_interface(entry).ip:
+        return f"{entry!r} has host bits set; write the network address {network.with_prefixlen}"
     return None
 
 
