@@ -7,7 +7,17 @@ log() { printf 'ensure-docker: %s\n' "$*" >&2; }
 
 engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+ensure_compose() {
+  # docker-compose.yml is tested with Debian's docker-compose when no Compose v2 plugin is there.
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || {
+    log "installing docker-compose from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+  }
+}
+
 if engine_up; then
+  ensure_compose
   exit 0
 fi
 
@@ -30,6 +40,7 @@ fi
 
 for _ in $(seq 1 60); do
   if engine_up; then
+    ensure_compose
     exit 0
   fi
   sleep 1
