@@ -25,6 +25,8 @@ from aws_helpers import (
     tagged,
 )
 
+pytestmark = pytest.mark.slow
+
 ENVIRONMENT = "provision-test"
 IDENTITY = {"Name": "webapp", "Project": "webapp", "Environment": ENVIRONMENT, "ManagedBy": "ansible"}
 
@@ -157,6 +159,9 @@ def test_published_facts_and_inventory_entry(first_run, instance):
     )
     assert facts["instance_id"] == instance["InstanceId"]
     assert facts["data_volume_id"] == data
+    assert facts["data_device_by_id"] == "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_" + data.replace(
+        "-", ""
+    )
     assert facts["region"] == "us-east-1"
     assert facts["security_group_ids"] == [g["GroupId"] for g in instance["SecurityGroups"]]
     assert first_run["groups"]["webapp"] == [f"webapp-{ENVIRONMENT}"]

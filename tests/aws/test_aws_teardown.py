@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from aws_helpers import REPO, ec2_client, instances, provision_vars, run_playbook, tagged
 
+pytestmark = pytest.mark.slow
+
 ENVIRONMENT = "teardown-test"
 IDENTITY = {"Name": "webapp", "Project": "webapp", "Environment": ENVIRONMENT, "ManagedBy": "ansible"}
 PROVISION = REPO / "playbooks" / "provision.yml"
