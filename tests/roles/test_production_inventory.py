@@ -39,8 +39,8 @@ def test_inventory_parses_and_vault_decrypts_with_the_example_password():
     result = ansible_inventory("--vault-password-file", str(PASSWORD), "--list")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["webapp"]["hosts"] == ["webapp-prod-1"]
-    hostvars = data["_meta"]["hostvars"]["webapp-prod-1"]
+    assert data["webapp"]["hosts"] == ["webapp-production"]
+    hostvars = data["_meta"]["hostvars"]["webapp-production"]
     assert hostvars["vault_app_secret_key"]
     assert hostvars["app_env"]["SECRET_KEY"] == "{{ vault_app_secret_key }}"
 
