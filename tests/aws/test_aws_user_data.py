@@ -1,8 +1,8 @@
 """playbooks/render-user-data.yml: the console user-data script is valid bash, does what the role's
 variables say, is written 0600, and its secrets never reach Ansible's output.
 
-Running the script on a systemd host is tested elsewhere (scripts/host-container.sh); here only the
-heredoc that writes /app/.env is executed, redirected to a temporary file."""
+Running the script on a systemd host is tested in test_aws_user_data_run.py; here only the heredoc that
+writes /app/.env is executed, redirected to a temporary file."""
 
 from __future__ import annotations
 
@@ -87,8 +87,10 @@ def test_app_tree_and_owner(script):
 
 
 def test_container_runs_hardened_with_the_env_file(script):
-    run = script[script.index("docker run") :]
-    run = run[: run.index('"$IMAGE"')]
+    options = re.search(r"^RUN_OPTIONS=\((.*?)^\)$", script, re.S | re.M)
+    assert options
+    run = " ".join(options.group(1).split())
+    assert '"${RUN_OPTIONS[@]}" "$IMAGE"' in script
     for flag in (
         "--restart unless-stopped",
         "--read-only",
