@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -195,8 +196,8 @@ class Writer:
     """One client POSTing items in sequence; an item is acknowledged when its 201 arrived."""
 
     session: requests.Session = field(default_factory=requests.Session)
-    sent: list[tuple[str, float]] = field(default_factory=list)  # (name, time the request started)
-    acked: list[tuple[str, str, float]] = field(default_factory=list)  # (name, id, time the 201 arrived)
+    sent: list[tuple[str, float]] = field(default_factory=list)  # (name, epoch the request started)
+    acked: list[tuple[str, str, float]] = field(default_factory=list)  # (name, id, epoch the 201 arrived)
     errors: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -204,13 +205,13 @@ class Writer:
         seq = 0
         while not self.stop.is_set():
             name = f"w{seq:06d}"
-            self.sent.append((name, time.monotonic()))
+            self.sent.append((name, time.time()))
             try:
                 item_id = post(self.session, name)
             except (AssertionError, requests.RequestException) as exc:
                 self.errors.append(f"{name}: {exc}")
                 return
-            self.acked.append((name, item_id, time.monotonic()))
+            self.acked.append((name, item_id, time.time()))
             seq += 1
 
 
@@ -245,15 +246,27 @@ def test_retention_keeps_the_newest_backups_with_checksums(site: Site) -> None:
     for _ in range(2):
         host("/usr/local/sbin/webapp-backup")
         time.sleep(1)
-    listing = host("ls", "-1", BACKUP_DIR).stdout.split()
+    listing = host("find", BACKUP_DIR, "-maxdepth", "1", "-type", "f", "-printf", "%f\n").stdout.split()
     backups = sorted(n for n in listing if re.fullmatch(r"webapp-\d{8}T\d{6}Z-.+\.db", n))
     assert len(backups) == 3  # backup_keep
     for name in backups:
         assert f"{name}.sha256" in listing
         assert host("sh", "-c", f"cd {BACKUP_DIR} && sha256sum -c {name}.sha256").returncode == 0
         assert host("stat", "-c", "%U %a", f"{BACKUP_DIR}/{name}").stdout.split() == ["root", "600"]
-    # Nothing but our backups, their checksums and the staging directory.
+    # No other file: retention removed the older backups together with their checksum files.
     assert set(listing) == set(backups) | {f"{n}.sha256" for n in backups}
+
+
+def test_backup_works_while_the_app_is_stopped(site: Site, tmp_path: Path) -> None:
+    items = api_items()
+    host("docker", "stop", "webapp")
+    try:
+        report = json.loads(host("/usr/local/sbin/webapp-backup").stdout)
+    finally:
+        host("docker", "start", "webapp")
+        wait_healthy()
+    assert report["integrity"] == "ok"
+    assert backup_items(report["path"], tmp_path) == items
 
 
 def test_backup_under_concurrent_writes_holds_every_acknowledged_record_and_restores(
@@ -270,9 +283,9 @@ def test_backup_under_concurrent_writes_holds_every_acknowledged_record_and_rest
     thread.start()
     while len(writer.acked) < 50 and thread.is_alive():
         time.sleep(0.05)
-    started = time.monotonic()
+    started = time.time()
     site.play("backup.yml", backup_s3_bucket=BUCKET, backup_s3_prefix="test/")
-    finished = time.monotonic()
+    finished = time.time()
     time.sleep(1)  # keep writing after the backup: those writes must not be in it
     writer.stop.set()
     thread.join(timeout=30)
@@ -283,11 +296,16 @@ def test_backup_under_concurrent_writes_holds_every_acknowledged_record_and_rest
     order = [name for name, _ in writer.sent]
     acked_ids = {name: item_id for name, item_id, _ in writer.acked}
     acked_before = [name for name, _, at in writer.acked if at < started]
+    # The script names the file at the second it starts the copy (same clock: the host container
+    # shares this kernel), so writes acknowledged before that second began are a tighter bound.
+    stamp = datetime.strptime(Path(path).name.split("-")[1], "%Y%m%dT%H%M%SZ")
+    copy_began = stamp.replace(tzinfo=UTC).timestamp()
+    acked_before_copy = [name for name, _, at in writer.acked if at < copy_began]
     sent_before_end = {name for name, at in writer.sent if at < finished}
     written = [n for n in in_backup if n.startswith("w")]
 
     # 1. Every write acknowledged before the backup began is in it.
-    assert set(acked_before) <= set(written)
+    assert set(acked_before) <= set(acked_before_copy) <= set(written)
     # 2. The backup is one point in time: exactly a prefix of the writer's sequence, no holes
     #    (a single sequential writer commits in the order it is acknowledged).
     assert written == [] or sorted(written) == order[: len(written)]
@@ -302,7 +320,8 @@ def test_backup_under_concurrent_writes_holds_every_acknowledged_record_and_rest
     assert len(writer.acked) > len(written)
 
     print(
-        f"concurrent backup: {len(acked_before)} acknowledged before, {len(written)} in the backup, "
+        f"concurrent backup: {len(acked_before)} acknowledged before the play, "
+        f"{len(acked_before_copy)} before the copy's second, {len(written)} in the backup, "
         f"{len(writer.acked)} acknowledged in all, {len(unacked)} in flight"
     )
 
@@ -338,11 +357,15 @@ def test_restore_from_an_s3_object(site: Site, tmp_path: Path) -> None:
     post(session, later)
     assert later in api_items()
 
+    container = host("docker", "inspect", "-f", "{{.Id}}", "webapp").stdout
     proc = site.play(
         "restore.yml", backup_restore_source="s3", backup_s3_bucket=BUCKET, backup_restore_s3_object=key
     )
     assert f"Restored s3://{BUCKET}/{key}" in proc.stdout
     assert api_items() == expected
+    # The same container was stopped and started, not recreated with other settings.
+    assert host("docker", "inspect", "-f", "{{.Id}}", "webapp").stdout == container
+    assert host("stat", "-c", "%u:%g %a", "/app/data/app.db").stdout.split() == ["10001:10001", "640"]
     assert host("test", "-e", f"{BACKUP_DIR}/.restore", check=False).returncode != 0, "staging left behind"
     assert not list(Path("/tmp").glob("webapp-restore-*")), "controller copy left behind"
 
@@ -407,7 +430,7 @@ def test_a_restore_that_fails_its_health_gate_is_undone(site: Site, tmp_path: Pa
         check=False,
         backup_restore_source="file",
         backup_restore_file="/root/future.db",
-        backup_restore_health_timeout=16,
+        backup_restore_health_timeout=10,
     )
     assert proc.returncode != 0
     assert "Restore of /root/future.db failed" in proc.stdout
