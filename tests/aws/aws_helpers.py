@@ -38,11 +38,11 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto_server subprocess on a free loopback port, up until the block ends."""
+    """moto's server (through moto_like_aws.py) on a free loopback port, up until the block ends."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(HERE / "moto_like_aws.py"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

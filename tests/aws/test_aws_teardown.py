@@ -87,17 +87,32 @@ def test_teardown_again_finds_nothing_to_do(first, variables, inventory, workdir
     assert "no instance found" in " ".join(run.output.split())
 
 
-def test_provision_after_teardown_reuses_the_elastic_ip(first, variables, inventory, workdir, ec2):
+def test_provision_after_teardown_reuses_the_elastic_ip_and_the_data_volume(
+    first, variables, inventory, workdir, ec2
+):
     run = run_playbook(PROVISION, inventory, workdir, variables)
     assert run.rc == 0, run.output[-4000:]
     again = current(ec2)
     assert again["instance_id"] != first["instance_id"]
     assert again["public_ip"] == first["public_ip"]
     assert len(tagged(ec2.describe_addresses()["Addresses"], **IDENTITY)) == 1
+    # test_aws_data_volume_reuse.py covers the reattachment itself.
+    assert again["data_volume_id"] == first["data_volume_id"]
 
 
 def test_teardown_releases_and_deletes_only_when_asked(first, variables, inventory, workdir, ec2):
     second = current(ec2)
+    # Another kept data volume, attached to nothing: only the instance's own one may be deleted.
+    spare = ec2.create_volume(
+        AvailabilityZone="us-east-1a",
+        Size=1,
+        TagSpecifications=[
+            {
+                "ResourceType": "volume",
+                "Tags": [{"Key": k, "Value": v} for k, v in {**IDENTITY, "VolumeRole": "data"}.items()],
+            }
+        ],
+    )["VolumeId"]
     run = run_playbook(
         TEARDOWN,
         inventory,
@@ -113,5 +128,4 @@ def test_teardown_releases_and_deletes_only_when_asked(first, variables, invento
     assert state(ec2, second["instance_id"]) == "terminated"
     assert tagged(ec2.describe_addresses()["Addresses"], **IDENTITY) == []
     assert volume_state(ec2, second["data_volume_id"]) is None
-    # The volume kept by the first teardown belongs to an instance that is gone: it is left alone.
-    assert volume_state(ec2, first["data_volume_id"]) == "available"
+    assert volume_state(ec2, spare) == "available"
