@@ -43,7 +43,7 @@ lint: venv ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ansible-lint -q
 
 test-py: venv engine ## pytest: filters, app, image, roles, AWS emulator
-	$(BIN)/pytest -q -ra tests
+	$(BIN)/pytest -q -ra -n 3 --dist loadfile tests
 
 test-molecule: venv engine image ## molecule scenarios on systemd container hosts
 	$(BIN)/molecule test --all

@@ -8,6 +8,9 @@ import uuid
 import pytest
 from starlette.testclient import TestClient
 
+# Fixed, not random: parallel test workers must collect the same test ids.
+UNKNOWN_ID = "5f0c2a4e-8d1b-4c3e-9a7f-2b6d1e0c9f48"
+
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
@@ -49,7 +52,7 @@ def test_delete_then_gone(client: TestClient) -> None:
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 @pytest.mark.parametrize(
     "item_id",
-    [str(uuid.uuid4()), "nope", "1", str(uuid.uuid4()).upper(), uuid.uuid4().hex, "%00", "..%2F..%2Fetc"],
+    [UNKNOWN_ID, "nope", "1", UNKNOWN_ID.upper(), UNKNOWN_ID.replace("-", ""), "%00", "..%2F..%2Fetc"],
 )
 def test_unknown_or_malformed_id_is_404(client: TestClient, method: str, item_id: str) -> None:
     response = client.request(method, f"/api/items/{item_id}", json={"name": "a", "data": {}})
@@ -69,7 +72,7 @@ def test_unknown_route_is_json_404(client: TestClient) -> None:
         ("PATCH", "/api/items"),
         ("DELETE", "/api/items"),
         ("POST", "/health"),
-        ("POST", f"/api/items/{uuid.uuid4()}"),
+        ("POST", f"/api/items/{UNKNOWN_ID}"),
     ],
 )
 def test_wrong_method_is_json_405_with_allow(client: TestClient, method: str, path: str) -> None:
