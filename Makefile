@@ -42,7 +42,7 @@ lint: venv ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint -q
 
-test-py: venv engine ## pytest: filters, app, image, roles, AWS emulator
+test-py: venv engine image ## pytest: filters, app, image, roles, AWS emulator
 	$(BIN)/pytest -q -ra -n 3 --dist loadfile tests
 
 test-molecule: venv engine image ## molecule scenarios on systemd container hosts

@@ -19,6 +19,10 @@ case "$(uname -m)" in
   *) echo "build-image: unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
 
+# Parallel test workers build images at once: one downloads the wheels, the others wait for it.
+mkdir -p "$here/build"
+exec 9>"$here/build/.wheels.lock"
+flock 9
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   rm -rf "$wheels" && mkdir -p "$wheels"
   # The image runs Debian 12's python3 (3.11); download wheels for exactly that interpreter.
@@ -27,6 +31,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "${plats[@]/#/--platform=}" --platform=any
   echo "$want" >"$stamp"
 fi
+flock -u 9
 
 "$here/scripts/base-images.sh"
 version=${VERSION:-$(git -C "$here" describe --always --dirty 2>/dev/null || echo dev)}
