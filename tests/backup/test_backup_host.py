@@ -413,6 +413,27 @@ def test_bad_input_is_refused_before_any_change(site: Site, case: str, message: 
     assert api_items() == items
 
 
+def test_restore_is_refused_while_a_deploy_holds_the_lock(site: Site) -> None:
+    # A deploy (or rollback) in progress on the host: the restore must not stop its container.
+    lock = "/app/releases/.deploy.lock"
+    record = '{"token": "held-by-test", "owner": "alice@ops", "action": "deploy", "pid": "4242"}'
+    host("sh", "-c", f"printf '%s\\n' '{record}' > {lock}")
+    try:
+        items = api_items()
+        state = db_state()
+        proc = site.play(
+            "restore.yml", check=False, backup_restore_source="file", backup_restore_file=newest_backup()
+        )
+        assert proc.returncode != 0
+        assert "holds the deploy lock" in proc.stdout and "alice@ops" in proc.stdout, proc.stdout[-3000:]
+        assert db_state() == state
+        assert api_items() == items
+        # A refused restore leaves the holder's lock alone.
+        assert "held-by-test" in host("cat", lock).stdout
+    finally:
+        host("rm", "-f", lock)
+
+
 def test_a_restore_that_fails_its_health_gate_is_undone(site: Site, tmp_path: Path) -> None:
     # A sound backup of a schema this image cannot run (an unknown migration revision): it passes
     # verification, but the app refuses to start on it. The restore must put the old database back.
