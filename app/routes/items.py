@@ -34,6 +34,17 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "no such item")
+
+
+def _found(row: dict[str, Any] | None) -> Response:
+    """The item as JSON, or 404 when the repository found none."""
+    if row is None:
+        raise _not_found()
+    return JSONResponse(_public(row))
+
+
 def _item_id(request: Request) -> str:
     raw = request.path_params["item_id"]
     # Only the canonical form: other spellings of a UUID would be distinct URLs for one item.
@@ -42,7 +53,7 @@ def _item_id(request: Request) -> str:
     except ValueError:
         canonical = ""
     if len(raw) != 36 or canonical != raw.lower():
-        raise ApiError(404, "not_found", "no such item")
+        raise _not_found()
     return canonical
 
 
@@ -90,10 +101,7 @@ async def get_item(request: Request) -> Response:
         with db.read() as session:
             return repo.get_item(session, item_id)
 
-    row = await run_in_threadpool(work)
-    if row is None:
-        raise ApiError(404, "not_found", "no such item")
-    return JSONResponse(_public(row))
+    return _found(await run_in_threadpool(work))
 
 
 async def replace_item(request: Request) -> Response:
@@ -105,10 +113,7 @@ async def replace_item(request: Request) -> Response:
         with db.write() as session:
             return repo.replace_item(session, item_id, item)
 
-    row = await run_in_threadpool(work)
-    if row is None:
-        raise ApiError(404, "not_found", "no such item")
-    return JSONResponse(_public(row))
+    return _found(await run_in_threadpool(work))
 
 
 async def delete_item(request: Request) -> Response:
@@ -120,7 +125,7 @@ async def delete_item(request: Request) -> Response:
             return repo.delete_item(session, item_id)
 
     if not await run_in_threadpool(work):
-        raise ApiError(404, "not_found", "no such item")
+        raise _not_found()
     return Response(status_code=204)
 
 
