@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -12,7 +13,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "webapp:test"
-PORTS = range(18000, 18100)
+# 18000-18059 only (the host tests use fixed ports from 18080 up), split per pytest-xdist worker:
+# between "this port is free" and docker binding it, another worker must not pick the same one.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 3
+PORTS = range(18000 + 20 * _WORKER, 18020 + 20 * _WORKER)
 # Every container here runs the way production does: read-only root, no capabilities.
 HARDENING = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
 
@@ -32,7 +36,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 18000-18099")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def get(url: str, timeout: float = 3) -> tuple[int, dict]:

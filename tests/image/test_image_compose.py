@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 from image_helpers import REPO, docker, free_port, get, wait_healthy
 
 pytestmark = pytest.mark.docker
-PROJECT = "webapp-test-compose"
+# Unique per run: two runs on one engine (or a stale one) never share a project's network or volume.
+PROJECT = f"webapp-test-compose-{uuid.uuid4().hex[:8]}"
 
 
 def compose_cmd() -> list[str]:
