@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hostkit import free_port
 from hypothesis import assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -108,12 +108,6 @@ def test_handlers_get_the_filter_once(make_settings) -> None:
     assert not isinstance(handler.formatter.inner, redaction.RedactingFormatter)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> int:
     # Always http://127.0.0.1 built above, never a caller-controlled scheme.
     request = urllib.request.Request(url, data=data, headers=headers or {})  # noqa: S310
@@ -135,7 +129,7 @@ def test_uvicorn_access_and_error_logs_are_redacted(tmp_path: Path) -> None:
         "LOG_LEVEL": "DEBUG",
     }
     upgrade(load_settings(environ=env, cwd=tmp_path))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
          "--no-proxy-headers", "--log-config", str(REPO / "app" / "logging.json"), "--log-level", "debug"],

@@ -4,9 +4,7 @@ runner for the real ansible-playbook against it (dummy credentials, region us-ea
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,21 +17,15 @@ from pathlib import Path
 
 import boto3
 import pytest
+from hostkit import ROOT as REPO
+from hostkit import VENV_BIN, ansible_env, free_port
 
-REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 # Operator networks of the tests (documentation ranges, RFC 5737 / RFC 3849).
 SSH_CIDRS = ["203.0.113.7/32", "2001:db8::/64"]
 APP_CIDRS = ["198.51.100.0/24"]
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -103,14 +95,7 @@ def run_playbook(
     """The real ansible-playbook, with the variables in a JSON file (as an operator's -e @file)."""
     vars_file = tmp_path / f"vars-{time.monotonic_ns()}.json"
     vars_file.write_text(json.dumps(extra_vars))
-    env = {
-        **os.environ,
-        **aws_env(),
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-    }
+    env = ansible_env(**aws_env())
     proc = subprocess.run(
         [
             str(VENV_BIN / "ansible-playbook"),

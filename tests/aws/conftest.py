@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_helpers import moto_server
+from aws_helpers import ec2_client, moto_server, provision_vars
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +34,24 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("inventory") / "hosts.ini"
     path.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
     return path
+
+
+# The lifecycle modules each keep to their own Environment tag (their module-level ENVIRONMENT) and
+# share these per-module fixtures.
+
+
+@pytest.fixture(scope="module")
+def ec2(moto_endpoint: str):
+    return ec2_client(moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def variables(request: pytest.FixtureRequest, moto_endpoint: str, ssh_key: Path) -> dict[str, object]:
+    """Provision variables for the module's own environment tag."""
+    return provision_vars(moto_endpoint, ssh_key, request.module.ENVIRONMENT)
+
+
+@pytest.fixture(scope="module")
+def workdir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of the module's own, for the vars files and dumps of its playbook runs."""
+    return tmp_path_factory.mktemp(request.module.__name__.removeprefix("test_aws_"))

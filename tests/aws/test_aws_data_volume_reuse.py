@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_helpers import HERE, REPO, ec2_client, instances, provision_vars, run_playbook, tagged
+from aws_helpers import HERE, REPO, instances, provision_vars, run_playbook, tagged
 
 pytestmark = pytest.mark.slow
 
@@ -22,16 +22,6 @@ DEVICE = "/dev/sdf"
 
 def identity(environment: str) -> dict[str, str]:
     return {"Name": "webapp", "Project": "webapp", "Environment": environment, "ManagedBy": "ansible"}
-
-
-@pytest.fixture(scope="module")
-def ec2(moto_endpoint: str):
-    return ec2_client(moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("data-volume")
 
 
 def live(ec2, environment: str) -> list[dict]:

@@ -18,9 +18,7 @@ from aws_helpers import (
     HERE,
     REPO,
     SSH_CIDRS,
-    ec2_client,
     instances,
-    provision_vars,
     run_playbook,
     tagged,
 )
@@ -29,21 +27,6 @@ pytestmark = pytest.mark.slow
 
 ENVIRONMENT = "provision-test"
 IDENTITY = {"Name": "webapp", "Project": "webapp", "Environment": ENVIRONMENT, "ManagedBy": "ansible"}
-
-
-@pytest.fixture(scope="module")
-def ec2(moto_endpoint: str):
-    return ec2_client(moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def variables(moto_endpoint: str, ssh_key: Path) -> dict[str, object]:
-    return provision_vars(moto_endpoint, ssh_key, ENVIRONMENT)
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("provision")
 
 
 @pytest.fixture(scope="module")

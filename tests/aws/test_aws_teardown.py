@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aws_helpers import REPO, ec2_client, instances, provision_vars, run_playbook, tagged
+from aws_helpers import REPO, instances, run_playbook, tagged
 
 pytestmark = pytest.mark.slow
 
@@ -15,21 +15,6 @@ ENVIRONMENT = "teardown-test"
 IDENTITY = {"Name": "webapp", "Project": "webapp", "Environment": ENVIRONMENT, "ManagedBy": "ansible"}
 PROVISION = REPO / "playbooks" / "provision.yml"
 TEARDOWN = REPO / "playbooks" / "teardown.yml"
-
-
-@pytest.fixture(scope="module")
-def ec2(moto_endpoint: str):
-    return ec2_client(moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def variables(moto_endpoint: str, ssh_key: Path) -> dict[str, object]:
-    return provision_vars(moto_endpoint, ssh_key, ENVIRONMENT)
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("teardown")
 
 
 @pytest.fixture(scope="module")

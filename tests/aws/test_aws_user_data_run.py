@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import hostkit
 import pytest
 import requests
 from aws_helpers import REPO, run_playbook
@@ -82,19 +82,15 @@ def container() -> dict:
     return json.loads(observe("docker", "container", "inspect", "webapp"))[0]
 
 
-def wait_healthy(timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{APP}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
+def container_logs() -> str:
     logs = subprocess.run(
         ["docker", "exec", HOST, "docker", "logs", "--tail", "40", "webapp"], capture_output=True, text=True
     )
-    pytest.fail(f"{APP}/health did not answer 200 within {timeout}s:\n{logs.stdout}{logs.stderr}")
+    return logs.stdout + logs.stderr
+
+
+def wait_healthy(timeout: float = 60) -> None:
+    hostkit.wait_healthy(APP, timeout=timeout, diagnose=container_logs)
 
 
 @pytest.fixture(scope="module")

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from hostkit import ROOT, VENV_BIN, ansible_env
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def aws_env(endpoint: str) -> dict[str, str]:
@@ -45,14 +35,7 @@ def run_playbook(
     cmd = [str(VENV_BIN / "ansible-playbook"), str(playbook), *args]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
-    full_env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-        **(env or {}),
-    }
+    full_env = ansible_env(**(env or {}))
     proc = subprocess.run(
         cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 import requests
-from backup_helpers import VENV_BIN, aws_env, free_port
+from backup_helpers import aws_env
+from hostkit import VENV_BIN, free_port
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
+import hostkit
 import pytest
 import requests
 import yaml
@@ -41,16 +42,8 @@ def host(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", "exec", HOST, *command], capture_output=True, text=True, check=check)
 
 
-def wait_healthy(timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{APP}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{APP}/health did not answer 200 within {timeout}s")
+def wait_healthy() -> None:
+    hostkit.wait_healthy(APP, timeout=90)
 
 
 @dataclass
@@ -140,16 +133,8 @@ def post(session: requests.Session, name: str) -> str:
 
 
 def api_items() -> dict[str, str]:
-    """Every item the app serves, name -> id, following the cursor."""
-    found: dict[str, str] = {}
-    cursor = None
-    while True:
-        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-        body = requests.get(f"{APP}/api/items", params=params, timeout=10).json()
-        found.update({item["name"]: item["id"] for item in body["items"]})
-        cursor = body["next_cursor"]
-        if not cursor:
-            return found
+    """Every item the app serves, name -> id."""
+    return {item["name"]: item["id"] for item in hostkit.served_items(APP)}
 
 
 def backup_items(path: str, tmp_path: Path) -> dict[str, str]:

@@ -21,14 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hostkit
 import pytest
 import requests
 import yaml
+from hostkit import ROOT, VENV_BIN
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 HOST = "webapp-deploy-test"
 SSH_PORT = 2228
 APP = "http://127.0.0.1:18088"
@@ -96,15 +96,7 @@ def release(name: str) -> dict | None:
 
 
 def wait_healthy(timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{APP}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{APP}/health did not answer 200 within {timeout}s")
+    hostkit.wait_healthy(APP, timeout=timeout, interval=0.3)
 
 
 def build(tag: str, dockerfile: str, files: dict[str, str], where: Path) -> None:
@@ -124,15 +116,8 @@ class Site:
         cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook_path)]
         if extra:
             cmd += ["-e", json.dumps(extra)]
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-        }
         proc = subprocess.run(
-            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+            cmd, cwd=ROOT, env=hostkit.ansible_env(), capture_output=True, text=True, timeout=600, check=False
         )
         proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
         if check and proc.returncode != 0:
@@ -208,16 +193,8 @@ def post(name: str) -> str:
 
 
 def served() -> dict[str, str]:
-    """Every item the app serves, id -> name, following the cursor."""
-    found: dict[str, str] = {}
-    cursor = None
-    while True:
-        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-        body = requests.get(f"{APP}/api/items", params=params, timeout=10).json()
-        found.update({item["id"]: item["name"] for item in body["items"]})
-        cursor = body["next_cursor"]
-        if not cursor:
-            return found
+    """Every item the app serves, id -> name."""
+    return {item["id"]: item["name"] for item in hostkit.served_items(APP)}
 
 
 def db_items(path: str, tmp_path: Path) -> dict[str, str]:

@@ -1,0 +1,67 @@
+"""What the tests that drive real hosts share: the environment ansible-playbook runs in, waiting for
+the app's /health, and reading every item the app serves. On pytest's path (pyproject.toml), so each
+test folder imports it as `hostkit`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The process environment for ansible-playbook: the project's config, plain output, and the
+    venv first on PATH (the connection plugins look up ansible tools by name)."""
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        **extra,
+    }
+
+
+def wait_healthy(
+    app: str, timeout: float = 60, interval: float = 0.5, diagnose: Callable[[], str] | None = None
+) -> None:
+    """Until GET {app}/health answers 200; else fail, with what `diagnose` reports (e.g. logs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{app}/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(interval)
+    detail = f":\n{diagnose()}" if diagnose else ""
+    pytest.fail(f"{app}/health did not answer 200 within {timeout}s{detail}")
+
+
+def served_items(app: str) -> list[dict]:
+    """Every item the app serves, following the cursor."""
+    found: list[dict] = []
+    cursor = None
+    while True:
+        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        body = requests.get(f"{app}/api/items", params=params, timeout=10).json()
+        found.extend(body["items"])
+        cursor = body["next_cursor"]
+        if not cursor:
+            return found
