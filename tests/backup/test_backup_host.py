@@ -125,11 +125,7 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def post(session: requests.Session, name: str) -> str:
-    response = session.post(
-        f"{APP}/api/items", json={"name": name, "data": {"by": "backup-test"}}, timeout=10
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return hostkit.post_item(APP, name, {"by": "backup-test"}, session)
 
 
 def api_items() -> dict[str, str]:
@@ -138,13 +134,8 @@ def api_items() -> dict[str, str]:
 
 
 def backup_items(path: str, tmp_path: Path) -> dict[str, str]:
-    """The items inside a backup file on the host, read with sqlite3 on a copy."""
-    local = tmp_path / Path(path).name
-    local.write_bytes(
-        subprocess.run(["docker", "exec", HOST, "cat", path], capture_output=True, check=True).stdout
-    )
-    with sqlite3.connect(local) as conn:
-        return dict(conn.execute("SELECT name, id FROM items"))
+    """The items inside a backup file on the host, name -> id."""
+    return {name: item_id for item_id, name in hostkit.db_items(HOST, path, tmp_path).items()}
 
 
 def newest_backup(subdir: str = "") -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -186,10 +185,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 def post(name: str) -> str:
-    body = {"name": name, "data": {"by": "deploy-test"}}
-    response = requests.post(f"{APP}/api/items", json=body, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return hostkit.post_item(APP, name, {"by": "deploy-test"})
 
 
 def served() -> dict[str, str]:
@@ -198,16 +194,8 @@ def served() -> dict[str, str]:
 
 
 def db_items(path: str, tmp_path: Path) -> dict[str, str]:
-    """The items inside a database file on the host (with its -wal, if any), read from a copy."""
-    local = tmp_path / Path(path).name
-    for suffix in ("", "-wal"):
-        copied = subprocess.run(
-            ["docker", "exec", HOST, "cat", path + suffix], capture_output=True, check=False
-        )
-        if copied.returncode == 0:
-            local.with_name(local.name + suffix).write_bytes(copied.stdout)
-    with sqlite3.connect(local) as conn:
-        return dict(conn.execute("SELECT id, name FROM items"))
+    """The items inside a database file on the host (with its -wal, if any), id -> name."""
+    return hostkit.db_items(HOST, path, tmp_path)
 
 
 @pytest.fixture(scope="module")

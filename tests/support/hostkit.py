@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -65,3 +67,24 @@ def served_items(app: str) -> list[dict]:
         cursor = body["next_cursor"]
         if not cursor:
             return found
+
+
+def post_item(app: str, name: str, data: dict, session: requests.Session | None = None) -> str:
+    """Create an item through the API; its id once the app acknowledged it (201)."""
+    response = (session or requests).post(f"{app}/api/items", json={"name": name, "data": data}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def db_items(container: str, path: str, workdir: Path) -> dict[str, str]:
+    """The items (id -> name) inside a SQLite file on a host container, with its -wal if it has one,
+    read from a copy so the host's file is never opened."""
+    local = workdir / Path(path).name
+    for suffix in ("", "-wal"):
+        copied = subprocess.run(["docker", "exec", container, "cat", path + suffix], capture_output=True)
+        if copied.returncode == 0:
+            local.with_name(local.name + suffix).write_bytes(copied.stdout)
+        elif not suffix:
+            pytest.fail(f"cannot read {path} on {container}: {copied.stderr.decode(errors='replace')}")
+    with sqlite3.connect(local) as conn:
+        return dict(conn.execute("SELECT id, name FROM items"))
