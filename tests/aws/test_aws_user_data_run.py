@@ -30,12 +30,10 @@ APP = "http://127.0.0.1:18092"
 IMAGE = "webapp:local"
 SECRET = "user-data-run-s3cr3t-$HOME-'q'"
 SCRIPT_ON_HOST = "/root/user-data.sh"
-KEY = REPO / "build" / "ssh" / "id_ed25519"
-HOST_SCRIPT = REPO / "scripts" / "host-container.sh"
 SSH = [
     "ssh",
     "-i",
-    str(KEY),
+    str(hostkit.SSH_KEY),
     "-p",
     str(SSH_PORT),
     "-o",
@@ -110,19 +108,18 @@ def script(inventory: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def host(script: Path) -> Iterator[str]:
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
-        subprocess.run([str(REPO / "scripts" / "build-image.sh"), IMAGE], check=True, timeout=900)
+    hostkit.ensure_image(IMAGE)
     # A fresh host: a container (and its Docker volume) left by an earlier, interrupted run goes first.
-    subprocess.run([str(HOST_SCRIPT), "down", HOST], check=False, capture_output=True, timeout=120)
+    hostkit.host_down(HOST)
     try:
-        subprocess.run([str(HOST_SCRIPT), "up", HOST, str(SSH_PORT), "18092"], check=True, timeout=300)
+        hostkit.host_up(HOST, SSH_PORT, 18092)
         assert subprocess.run(["docker", "exec", HOST, "sh", "-c", "command -v docker"]).returncode != 0
         subprocess.run(
             [*SSH, f"umask 077; cat > {SCRIPT_ON_HOST}"], stdin=script.open("rb"), check=True, timeout=30
         )
         yield HOST
     finally:
-        subprocess.run([str(HOST_SCRIPT), "down", HOST], check=False, timeout=120)
+        hostkit.host_down(HOST)
 
 
 @pytest.fixture(scope="module")

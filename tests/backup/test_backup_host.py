@@ -69,23 +69,14 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    if subprocess.run(["docker", "image", "inspect", "webapp:local"], capture_output=True).returncode != 0:
-        subprocess.run([str(ROOT / "scripts" / "build-image.sh"), "webapp:local"], check=True, timeout=900)
-    script = ROOT / "scripts" / "host-container.sh"
-    subprocess.run([str(script), "up", HOST, str(SSH_PORT), "18086"], check=True, timeout=300)
+    hostkit.ensure_image("webapp:local")
+    hostkit.host_up(HOST, SSH_PORT, 18086)
     inventory = tmp_path_factory.mktemp("backup-inventory") / "hosts.yml"
     inventory.write_text(
         yaml.safe_dump(
             {
                 "webapp": {
-                    "hosts": {
-                        HOST: {
-                            "ansible_host": "127.0.0.1",
-                            "ansible_port": SSH_PORT,
-                            "ansible_user": "root",
-                            "ansible_ssh_private_key_file": str(ROOT / "build" / "ssh" / "id_ed25519"),
-                        }
-                    },
+                    "hosts": {HOST: hostkit.host_vars(SSH_PORT)},
                     "vars": {
                         "app_image": "webapp:local",
                         "app_image_source": "archive",
@@ -118,7 +109,7 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         wait_healthy()
         yield the_site
     finally:
-        subprocess.run([str(script), "down", HOST], check=False, timeout=120)
+        hostkit.host_down(HOST)
 
 
 # --- the data -------------------------------------------------------------------------------------

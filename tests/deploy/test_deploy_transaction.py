@@ -134,8 +134,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )  # fmt: skip
     build(BROKEN, BROKEN_DOCKERFILE, {}, work / "broken")
     build(AHEAD, AHEAD_DOCKERFILE, {"0002_ahead.py": AHEAD_MIGRATION}, work / "ahead")
-    script = ROOT / "scripts" / "host-container.sh"
-    subprocess.run([str(script), "up", HOST, str(SSH_PORT), "18088"], check=True, timeout=300)
+    hostkit.host_up(HOST, SSH_PORT, 18088)
     inventory = work / "hosts.yml"
     inventory.write_text(
         yaml.safe_dump(
@@ -149,14 +148,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                     }
                 },
                 "webapp": {
-                    "hosts": {
-                        HOST: {
-                            "ansible_host": "127.0.0.1",
-                            "ansible_port": SSH_PORT,
-                            "ansible_user": "root",
-                            "ansible_ssh_private_key_file": str(ROOT / "build" / "ssh" / "id_ed25519"),
-                        }
-                    },
+                    "hosts": {HOST: hostkit.host_vars(SSH_PORT)},
                     "vars": {
                         "app_image": V1,
                         "app_image_source": "archive",
@@ -176,7 +168,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         wait_healthy()
         yield the_site
     finally:
-        subprocess.run([str(script), "down", HOST], check=False, timeout=120)
+        hostkit.host_down(HOST)
         images = [V1, V2, BROKEN, AHEAD]
         subprocess.run(["docker", "image", "rm", "-f", *images], check=False, capture_output=True)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import hostkit
 import httpx
 import pytest
 
@@ -54,8 +55,7 @@ def ec2() -> boto3.client:
 
 @pytest.fixture(scope="module")
 def first_run() -> Iterator[subprocess.CompletedProcess[str]]:
-    if subprocess.run(["docker", "image", "inspect", "webapp:local"], capture_output=True).returncode:
-        subprocess.run([str(ROOT / "scripts/build-image.sh"), "webapp:local"], check=True)
+    hostkit.ensure_image("webapp:local")
     run = rehearsal("up")
     try:
         yield run

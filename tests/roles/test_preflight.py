@@ -9,6 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import hostkit
 import pytest
 import yaml
 
@@ -23,18 +24,11 @@ GOOD_ENV = {"SECRET_KEY": SECRET, "LOG_LEVEL": "INFO"}
 
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory) -> Path:
-    script = PROJECT / "scripts" / "host-container.sh"
-    subprocess.run([str(script), "up", HOST, str(SSH_PORT)], check=True, timeout=300)
+    hostkit.host_up(HOST, SSH_PORT)
     path = tmp_path_factory.mktemp("inventory") / "hosts.yml"
-    host = {
-        "ansible_host": "127.0.0.1",
-        "ansible_port": SSH_PORT,
-        "ansible_user": "root",
-        "ansible_ssh_private_key_file": str(PROJECT / "build" / "ssh" / "id_ed25519"),
-    }
-    path.write_text(yaml.safe_dump({"webapp": {"hosts": {HOST: host}}}))
+    path.write_text(yaml.safe_dump({"webapp": {"hosts": {HOST: hostkit.host_vars(SSH_PORT)}}}))
     yield path
-    subprocess.run([str(script), "down", HOST], check=False, timeout=120)
+    hostkit.host_down(HOST)
 
 
 def deploy(inventory: Path, tmp_path: Path, variables: dict, *args: str) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,34 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+HOST_SCRIPT = ROOT / "scripts" / "host-container.sh"
+SSH_KEY = ROOT / "build" / "ssh" / "id_ed25519"
+
+
+def ensure_image(tag: str = "webapp:local") -> None:
+    """The app image, built with scripts/build-image.sh unless the engine already has the tag."""
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:
+        subprocess.run([str(ROOT / "scripts" / "build-image.sh"), tag], check=True, timeout=900)
+
+
+def host_up(name: str, ssh_port: int, app_port: int | None = None) -> None:
+    """A Debian 12 systemd host container (scripts/host-container.sh), ready for ssh."""
+    ports = [str(ssh_port), *([str(app_port)] if app_port else [])]
+    subprocess.run([str(HOST_SCRIPT), "up", name, *ports], check=True, timeout=300)
+
+
+def host_down(name: str) -> None:
+    subprocess.run([str(HOST_SCRIPT), "down", name], check=False, timeout=120)
+
+
+def host_vars(ssh_port: int) -> dict[str, object]:
+    """Inventory variables that reach a host_up() host as a real one: root over ssh with the key."""
+    return {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": ssh_port,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(SSH_KEY),
+    }
 
 
 def free_port() -> int:
