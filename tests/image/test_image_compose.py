@@ -40,9 +40,10 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*base, *args], cwd=work, env=env, capture_output=True, text=True, timeout=180)
 
-    up = run("up", "-d", "--no-build")
-    assert up.returncode == 0, up.stderr
     try:
+        # Inside the try: a start that fails half-way still leaves containers and a network behind.
+        up = run("up", "-d", "--no-build")
+        assert up.returncode == 0, up.stderr
         yield run, port
     finally:
         run("down", "-v")
