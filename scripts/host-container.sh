@@ -10,6 +10,8 @@
 # The key pair lives in build/ssh/ (SSH_KEY_DIR overrides), generated once and reused.
 # HOST_IMAGE (default webapp-host:bookworm) is built by scripts/base-images.sh when missing.
 # WAIT_SECONDS (default 90) bounds the wait for ssh.
+# HOST_DEVICE_RULE (e.g. 'b 7:* rmw') is passed as --device-cgroup-rule: tests use it to let the host
+# open loop devices that they plug in as attached disks.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +22,7 @@ wait_seconds=${WAIT_SECONDS:-90}
 
 log() { printf 'host-container: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 ssh_opts=(-i "$key" -o BatchMode=yes -o ConnectTimeout=3 -o LogLevel=ERROR
   -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes)
@@ -58,6 +60,8 @@ up() {
     docker rm -f "$name" >/dev/null 2>&1 || true
     local publish=(-p "127.0.0.1:$ssh_port:22")
     [ -n "$app_port" ] && publish+=(-p "127.0.0.1:$app_port:8000")
+    local devices=()
+    [ -n "${HOST_DEVICE_RULE:-}" ] && devices+=(--device-cgroup-rule "$HOST_DEVICE_RULE")
     # --privileged is refused on these machines (CAP_SYS_RESOURCE is not granted): add every other
     # capability instead, which is what systemd plus an inner dockerd need.
     docker run -d --name "$name" --hostname "$name" \
@@ -66,7 +70,7 @@ up() {
       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
       --tmpfs /run --tmpfs /run/lock \
       -v "$name-docker:/var/lib/docker" \
-      "${publish[@]}" "$image" >/dev/null
+      "${publish[@]}" "${devices[@]}" "$image" >/dev/null
     log "started $name (ssh 127.0.0.1:$ssh_port${app_port:+, app 127.0.0.1:$app_port})"
   fi
   # The key goes in through the engine, not ssh: the image allows no passwords.

@@ -1,12 +1,18 @@
-"""Helpers for the backup role tests: paths, the AWS emulator environment, an ansible-playbook runner."""
+"""Helpers for the backup role tests: paths, the AWS emulator environment, an ansible-playbook runner,
+and a deployed host to back up and restore."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import hostkit
 import pytest
+import yaml
 from hostkit import ROOT, VENV_BIN, ansible_env
 
 HERE = Path(__file__).resolve().parent
@@ -43,3 +49,60 @@ def run_playbook(
         tail = f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         pytest.fail(f"{' '.join(cmd[:2])} failed ({proc.returncode}):\n{tail}")
     return proc
+
+
+@dataclass
+class Site:
+    """A deployed host and how to run the project's playbooks against it."""
+
+    inventory: Path
+    env: dict[str, str]
+    endpoint: str
+
+    def play(
+        self, name: str, *args: str, check: bool = True, **extra: object
+    ) -> subprocess.CompletedProcess[str]:
+        return run_playbook(
+            ROOT / "playbooks" / name,
+            "-i",
+            str(self.inventory),
+            *args,
+            extra_vars=extra or None,
+            env=self.env,
+            check=check,
+        )
+
+
+@contextmanager
+def deployed_site(
+    host: str,
+    ssh_port: int,
+    app_port: int,
+    endpoint: str,
+    workdir: Path,
+    group_vars: dict[str, object],
+    device_rule: str = "",
+) -> Iterator[Site]:
+    """A host container configured and deployed with the project's playbooks (image webapp:local),
+    its backup role pointed at the AWS emulator; removed afterwards whatever happened."""
+    hostkit.ensure_image("webapp:local")
+    hostkit.host_up(host, ssh_port, app_port, device_rule=device_rule)
+    inventory = workdir / "hosts.yml"
+    base = {
+        "app_image": "webapp:local",
+        "app_image_source": "archive",
+        "app_health_timeout": 90,
+        "backup_aws_endpoint_url": endpoint,
+        "backup_aws_region": "us-east-1",
+        "backup_restore_health_timeout": 30,
+    }
+    hosts = {host: hostkit.host_vars(ssh_port)}
+    inventory.write_text(yaml.safe_dump({"webapp": {"hosts": hosts, "vars": {**base, **group_vars}}}))
+    site = Site(inventory, aws_env(endpoint), endpoint)
+    try:
+        site.play("configure.yml")
+        site.play("deploy.yml")
+        hostkit.wait_healthy(f"http://127.0.0.1:{app_port}", timeout=90)
+        yield site
+    finally:
+        hostkit.host_down(host)

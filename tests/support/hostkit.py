@@ -28,10 +28,12 @@ def ensure_image(tag: str = "webapp:local") -> None:
         subprocess.run([str(ROOT / "scripts" / "build-image.sh"), tag], check=True, timeout=900)
 
 
-def host_up(name: str, ssh_port: int, app_port: int | None = None) -> None:
-    """A Debian 12 systemd host container (scripts/host-container.sh), ready for ssh."""
+def host_up(name: str, ssh_port: int, app_port: int | None = None, device_rule: str = "") -> None:
+    """A Debian 12 systemd host container (scripts/host-container.sh), ready for ssh. `device_rule`
+    (a devices-cgroup rule such as 'b 7:* rmw') lets it open block devices the test plugs in."""
     ports = [str(ssh_port), *([str(app_port)] if app_port else [])]
-    subprocess.run([str(HOST_SCRIPT), "up", name, *ports], check=True, timeout=300)
+    env = {**os.environ, "HOST_DEVICE_RULE": device_rule}
+    subprocess.run([str(HOST_SCRIPT), "up", name, *ports], check=True, timeout=300, env=env)
 
 
 def host_down(name: str) -> None:
