@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import backup_helpers as helpers
 import boto3
 import hostkit
 import pytest
 import requests
-import yaml
-from backup_helpers import ROOT, aws_env, run_playbook
+from backup_helpers import aws_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ APP = "http://127.0.0.1:18086"
 BUCKET = "webapp-backup-test"
 SECRET = f"backup-test-secret-{uuid.uuid4().hex[:8]}"
 BACKUP_DIR = "/app/backups"
-PLAYBOOKS = ROOT / "playbooks"
+DEPLOY_LOCK = "/app/releases/.deploy.lock"
 
 
 # --- the host -------------------------------------------------------------------------------------
@@ -48,51 +48,19 @@ def wait_healthy() -> None:
 
 @dataclass
 class Site:
-    inventory: Path
-    env: dict[str, str]
+    """The deployed host (backup_helpers.Site) and the bucket its backups go to."""
+
+    deployed: helpers.Site
     s3: object
-    endpoint: str
 
     def play(
         self, name: str, *args: str, check: bool = True, **extra: object
     ) -> subprocess.CompletedProcess[str]:
-        return run_playbook(
-            PLAYBOOKS / name,
-            "-i",
-            str(self.inventory),
-            *args,
-            extra_vars=extra or None,
-            env=self.env,
-            check=check,
-        )
+        return self.deployed.play(name, *args, check=check, **extra)
 
 
 @pytest.fixture(scope="module")
 def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    hostkit.ensure_image("webapp:local")
-    hostkit.host_up(HOST, SSH_PORT, 18086)
-    inventory = tmp_path_factory.mktemp("backup-inventory") / "hosts.yml"
-    inventory.write_text(
-        yaml.safe_dump(
-            {
-                "webapp": {
-                    "hosts": {HOST: hostkit.host_vars(SSH_PORT)},
-                    "vars": {
-                        "app_image": "webapp:local",
-                        "app_image_source": "archive",
-                        "app_env": {"SECRET_KEY": SECRET},
-                        "app_health_timeout": 90,
-                        "backup_keep": 3,
-                        "backup_timer_on_calendar": "*-*-* 03:15:00",
-                        "backup_aws_endpoint_url": moto_endpoint,
-                        "backup_aws_region": "us-east-1",
-                        "backup_restore_health_url": "http://127.0.0.1:8000/health",
-                        "backup_restore_health_timeout": 30,
-                    },
-                }
-            }
-        )
-    )
     env = aws_env(moto_endpoint)
     s3 = boto3.client(
         "s3",
@@ -102,14 +70,14 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     s3.create_bucket(Bucket=BUCKET)
-    the_site = Site(inventory, env, s3, moto_endpoint)
-    try:
-        the_site.play("configure.yml")
-        the_site.play("deploy.yml")
-        wait_healthy()
-        yield the_site
-    finally:
-        hostkit.host_down(HOST)
+    group_vars = {
+        "app_env": {"SECRET_KEY": SECRET},
+        "backup_keep": 3,
+        "backup_timer_on_calendar": "*-*-* 03:15:00",
+    }
+    workdir = tmp_path_factory.mktemp("backup-inventory")
+    with helpers.deployed_site(HOST, SSH_PORT, 18086, moto_endpoint, workdir, group_vars) as deployed:
+        yield Site(deployed, s3)
 
 
 # --- the data -------------------------------------------------------------------------------------
@@ -202,6 +170,53 @@ def test_the_scheduled_backup_is_installed_and_runs(site: Site) -> None:
     assert started.returncode == 0, journal
     assert newest_backup() != before, journal
     assert '"integrity": "ok"' in journal
+
+
+def test_the_scheduled_backup_waits_while_the_deploy_lock_is_held(site: Site) -> None:
+    # A restore (or deploy, or rollback) holds the lock: the timer's backup must not read a database
+    # that is being swapped. It waits, saying for whom, and runs once the lock is released.
+    site.play("backup.yml")
+    record = '{"action": "restore", "owner": "carol@ops", "started": "2026-11-25T10:00:00Z"}'
+    before = newest_backup()
+    time.sleep(1)  # backup names carry seconds
+    host("sh", "-c", f"printf '%s\\n' '{record}' > {DEPLOY_LOCK}")
+    try:
+        host("systemctl", "start", "--no-block", "webapp-backup.service")
+        deadline = time.monotonic() + 30
+        while "waiting: a restore by carol@ops" not in (journal := backup_journal()):
+            assert time.monotonic() < deadline, journal
+            time.sleep(0.5)
+        time.sleep(3)
+        assert service_state() == "activating", backup_journal()
+        assert newest_backup() == before
+    finally:
+        host("rm", "-f", DEPLOY_LOCK)
+    deadline = time.monotonic() + 120
+    while service_state() == "activating":
+        assert time.monotonic() < deadline, backup_journal()
+        time.sleep(0.5)
+    assert service_state() == "inactive", backup_journal()
+    after = newest_backup()
+    assert after != before
+
+    # A lock that outlives the wait: the backup fails, naming the holder and what to do; no file is written.
+    host("sh", "-c", f"printf '%s\\n' '{record}' > {DEPLOY_LOCK}")
+    try:
+        proc = host("/usr/local/sbin/webapp-backup", "--defer", "2", check=False)
+    finally:
+        host("rm", "-f", DEPLOY_LOCK)
+    assert proc.returncode == 1
+    assert "a restore by carol@ops started 2026-11-25T10:00:00Z has held the deploy lock" in proc.stderr
+    assert "the lock is stale: remove it" in proc.stderr
+    assert newest_backup() == after
+
+
+def service_state() -> str:
+    return host("systemctl", "show", "-p", "ActiveState", "--value", "webapp-backup.service").stdout.strip()
+
+
+def backup_journal() -> str:
+    return host("journalctl", "-u", "webapp-backup.service", "-n", "20", "--no-pager", check=False).stdout
 
 
 def test_a_second_run_changes_only_the_new_backup(site: Site) -> None:
