@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from backup_helpers import HERE, VENV_BIN, run_playbook
+from botocore.exceptions import ClientError
 
 PLAYBOOK = HERE / "playbooks" / "aws-parts.yml"
 LOCAL = ("-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}")
@@ -37,6 +39,36 @@ def test_s3_upload_lands_the_object_encrypted(aws: dict, tmp_path: Path) -> None
     assert checksum.split()[0] == hashlib.sha256(local).hexdigest()
     # The controller's staging copy is gone.
     assert not list(Path("/tmp").glob("webapp-backup-*/webapp-20260101T000000Z-r1.db"))
+    # Without backup_s3_expire_days the bucket's lifecycle is left alone.
+    with pytest.raises(ClientError, match="NoSuchLifecycleConfiguration"):
+        aws["s3"].get_bucket_lifecycle_configuration(Bucket="webapp-backups")
+
+
+def test_s3_expiry_rule_is_ours_alone_and_set_once(aws: dict, tmp_path: Path) -> None:
+    s3 = aws["s3"]
+    s3.create_bucket(Bucket="webapp-backups")
+    theirs = {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 400}}
+    s3.put_bucket_lifecycle_configuration(Bucket="webapp-backups", LifecycleConfiguration={"Rules": [theirs]})
+    extra = {
+        "work_dir": str(tmp_path),
+        "release": "r1",
+        "backup_s3_bucket": "webapp-backups",
+        "backup_s3_prefix": "prod/",
+        "backup_s3_expire_days": 30,
+        "backup_aws_endpoint_url": aws["endpoint"],
+        "backup_aws_region": "us-east-1",
+    }
+    runs = [run_playbook(PLAYBOOK, *LOCAL, extra_vars=extra) for _ in range(2)]
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket="webapp-backups")["Rules"]}
+    assert set(rules) == {"logs", "webapp-backup-expiry-prod"}
+    assert rules["logs"]["Expiration"] == {"Days": 400}
+    ours = rules["webapp-backup-expiry-prod"]
+    assert ours["Expiration"] == {"Days": 30}
+    assert ours["Status"] == "Enabled"
+    assert ours["Filter"].get("Prefix", ours.get("Prefix")) == "prod/"
+    task = "TASK [backup : Expire old backups under the prefix with a bucket lifecycle rule]"
+    outcome = [run.stdout.split(task, 1)[1].lstrip(" *\n").split(":", 1)[0] for run in runs]
+    assert outcome == ["changed", "ok"]
 
 
 def _snapshots(ec2: object, volume_id: str) -> list[dict]:

@@ -395,6 +395,29 @@ def test_bad_input_is_refused_before_any_change(site: Site, case: str, message: 
     assert api_items() == items
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"backup_keep": 0}, "backup_keep (got 0)"),
+        ({"backup_dir": "/app/data/backups"}, "outside the data directory"),
+        ({"backup_timer_defer_sec": -1}, "backup_timer_defer_sec to 0 or more seconds"),
+        (
+            {"backup_s3_bucket": BUCKET, "backup_s3_prefix": "", "backup_s3_expire_days": 30},
+            "an expiry rule without a prefix would cover the whole bucket",
+        ),
+    ],
+    ids=["keep-0", "dir-in-data", "defer-negative", "expiry-without-prefix"],
+)
+def test_bad_backup_settings_are_refused_before_any_change(site: Site, extra: dict, message: str) -> None:
+    state = db_state()
+    proc = site.play("backup.yml", check=False, **extra)
+    assert proc.returncode != 0
+    assert message in proc.stdout, proc.stdout[-3000:]
+    assert db_state() == state
+    with pytest.raises(site.s3.exceptions.ClientError, match="NoSuchLifecycleConfiguration"):
+        site.s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)
+
+
 def test_restore_is_refused_while_a_deploy_holds_the_lock(site: Site) -> None:
     # A deploy (or rollback) in progress on the host: the restore must not stop its container.
     lock = "/app/releases/.deploy.lock"
