@@ -104,6 +104,14 @@ def newest_backup(subdir: str = "") -> str:
     return f"{where}/{names[-1]}"
 
 
+def fresh_backup(site: Site) -> str:
+    """A backup taken now (the script when backup.yml has installed it, else the playbook)."""
+    if host("test", "-x", "/usr/local/sbin/webapp-backup", check=False).returncode == 0:
+        return json.loads(host("/usr/local/sbin/webapp-backup").stdout.splitlines()[-1])["path"]
+    site.play("backup.yml")
+    return newest_backup()
+
+
 def db_state() -> dict[str, str]:
     """What must not change when a restore is refused: the database file and the container's start."""
     started = subprocess.run(
@@ -352,6 +360,47 @@ def test_restore_from_an_s3_object(site: Site, tmp_path: Path) -> None:
     assert not list(Path("/tmp").glob("webapp-restore-*")), "controller copy left behind"
 
 
+def test_the_safety_backup_holds_every_write_acknowledged_before_the_restore(
+    site: Site, tmp_path: Path
+) -> None:
+    # Writes keep arriving while the restore runs: the app is stopped before the safety backup, so
+    # every write it acknowledged is in that backup (none is lost between backup and stop).
+    target = fresh_backup(site)
+    writer = Writer()
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(writer.acked) < 20:
+        assert time.monotonic() < deadline and not writer.errors, writer.errors
+        time.sleep(0.1)
+    site.play("restore.yml", backup_restore_source="file", backup_restore_file=target)
+    writer.stop.set()
+    thread.join(timeout=15)
+    assert writer.errors, "the writer never saw the app stop"
+    in_safety = {item_id for item_id in hostkit.db_items(HOST, newest_backup("pre-restore"), tmp_path)}
+    missing = [name for name, item_id, _ in writer.acked if item_id not in in_safety]
+    assert not missing, (
+        f"{len(missing)} of {len(writer.acked)} acknowledged writes missing from the safety backup"
+    )
+
+
+def test_a_restore_over_a_corrupt_database_keeps_its_raw_files(site: Site, tmp_path: Path) -> None:
+    # The usual reason to restore: the live database fails its integrity check, so no consistent
+    # safety backup can be taken. The raw files are then the only copy of that data: they are kept.
+    target = fresh_backup(site)
+    expected = backup_items(target, tmp_path)
+    host("docker", "stop", "webapp")
+    host("sh", "-c", "dd if=/dev/urandom of=/app/data/app.db bs=4096 seek=2 count=2 conv=notrunc status=none")
+    corrupt = host("sha256sum", "/app/data/app.db").stdout.split()[0]
+    host("docker", "start", "webapp")
+    proc = site.play("restore.yml", backup_restore_source="file", backup_restore_file=target)
+    assert "No consistent safety backup" in proc.stdout
+    kept = re.search(r"raw, are kept in\s+(/[^\s']+)", proc.stdout)
+    assert kept, proc.stdout[-3000:]
+    assert host("sha256sum", f"{kept.group(1)}/app.db").stdout.split()[0] == corrupt
+    assert api_items() == expected
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [
@@ -442,7 +491,7 @@ def test_restore_is_refused_while_a_deploy_holds_the_lock(site: Site) -> None:
 def test_a_restore_that_fails_its_health_gate_is_undone(site: Site, tmp_path: Path) -> None:
     # A sound backup of a schema this image cannot run (an unknown migration revision): it passes
     # verification, but the app refuses to start on it. The restore must put the old database back.
-    good = newest_backup()
+    good = fresh_backup(site)
     local = tmp_path / "future.db"
     local.write_bytes(
         subprocess.run(["docker", "exec", HOST, "cat", good], capture_output=True, check=True).stdout
