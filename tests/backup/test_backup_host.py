@@ -21,6 +21,7 @@ import boto3
 import hostkit
 import pytest
 import requests
+import yaml
 from backup_helpers import aws_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -467,25 +468,47 @@ def test_bad_backup_settings_are_refused_before_any_change(site: Site, extra: di
         site.s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)
 
 
-def test_restore_is_refused_while_a_deploy_holds_the_lock(site: Site) -> None:
-    # A deploy (or rollback) in progress on the host: the restore must not stop its container.
-    lock = "/app/releases/.deploy.lock"
+@pytest.mark.parametrize("playbook", ["restore.yml", "backup.yml"])
+def test_restore_and_backup_are_refused_while_a_deploy_holds_the_lock(site: Site, playbook: str) -> None:
+    # A deploy (or rollback) in progress on the host: neither may read or swap its database.
     record = '{"token": "held-by-test", "owner": "alice@ops", "action": "deploy", "pid": "4242"}'
-    host("sh", "-c", f"printf '%s\\n' '{record}' > {lock}")
+    source = fresh_backup(site) if playbook == "restore.yml" else ""
+    host("sh", "-c", f"printf '%s\\n' '{record}' > {DEPLOY_LOCK}")
     try:
         items = api_items()
         state = db_state()
-        proc = site.play(
-            "restore.yml", check=False, backup_restore_source="file", backup_restore_file=newest_backup()
-        )
+        extra = {"backup_restore_source": "file", "backup_restore_file": source} if source else {}
+        proc = site.play(playbook, check=False, **extra)
         assert proc.returncode != 0
         assert "holds the deploy lock" in proc.stdout and "alice@ops" in proc.stdout, proc.stdout[-3000:]
         assert db_state() == state
         assert api_items() == items
-        # A refused restore leaves the holder's lock alone.
-        assert "held-by-test" in host("cat", lock).stdout
+        # A refused run leaves the holder's lock alone.
+        assert "held-by-test" in host("cat", DEPLOY_LOCK).stdout
     finally:
-        host("rm", "-f", lock)
+        host("rm", "-f", DEPLOY_LOCK)
+
+
+def test_a_restore_is_refused_for_more_than_one_host(site: Site, tmp_path: Path) -> None:
+    # Without -l, an inventory of two hosts would get one backup restored onto both.
+    two = yaml.safe_load(site.deployed.inventory.read_text())
+    two["webapp"]["hosts"]["webapp-other"] = dict(two["webapp"]["hosts"][HOST])
+    inventory = tmp_path / "two.yml"
+    inventory.write_text(yaml.safe_dump(two))
+    source = fresh_backup(site)
+    state = db_state()
+    proc = helpers.run_playbook(
+        helpers.ROOT / "playbooks" / "restore.yml",
+        "-i",
+        str(inventory),
+        extra_vars={"backup_restore_source": "file", "backup_restore_file": source},
+        env=site.deployed.env,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "limit the run to one host with -l HOST" in proc.stdout, proc.stdout[-3000:]
+    assert db_state() == state
+    assert host("test", "-e", DEPLOY_LOCK, check=False).returncode != 0, "the refused run left its lock"
 
 
 def test_a_restore_that_fails_its_health_gate_is_undone(site: Site, tmp_path: Path) -> None:
