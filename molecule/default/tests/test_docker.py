@@ -27,12 +27,3 @@ def test_logrotate_configs_are_valid(host):
     assert host.file("/etc/logrotate.d/webapp").contains("/app/logs/")
     result = host.run("logrotate -d /etc/logrotate.conf")
     assert result.rc == 0, result.stderr
-
-
-def test_nightly_backup_is_scheduled(host):
-    # configure.yml installs it, so a host has backups from its first deploy on.
-    timer = host.service("webapp-backup.timer")
-    assert timer.is_enabled and timer.is_running, journal(host, "webapp-backup.timer")
-    assert host.file("/usr/local/sbin/webapp-backup").mode == 0o755
-    unit = host.file("/etc/systemd/system/webapp-backup.service").content_string
-    assert "--defer 3600" in unit
