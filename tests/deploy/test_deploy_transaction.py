@@ -1,205 +1,53 @@
 """The deploy transaction on a real host: a Debian 12 systemd container reached over ssh
 (scripts/host-container.sh), configured and deployed with the project's playbooks, the app answering
 on 127.0.0.1:18088. One host for the module; the tests run in file order and each one starts from the
-state the one before left (the release history is the thing under test).
-
-Images, built here: webapp:test-v1 and webapp:test-v2 (scripts/build-image.sh with VERSION), a broken
-release whose entrypoint prints the secret and exits 1, and an "ahead" release whose Alembic has one
-more revision than v1/v2 know."""
+state the one before left (the release history is the thing under test). The host, the images and
+the helpers are in conftest.py and deploy_helpers.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hostkit
 import pytest
 import requests
-import yaml
-from hostkit import ROOT, VENV_BIN
+from deploy_helpers import (
+    AHEAD,
+    AHEAD_BROKEN,
+    APP,
+    BROKEN,
+    CONTAINER,
+    HOST,
+    KEEP,
+    LOCK,
+    RELEASES,
+    SECRET,
+    SSH_PORT,
+    V1,
+    V2,
+    Site,
+    assert_items_kept,
+    db_items,
+    db_revision,
+    host_file,
+    image_id,
+    on_host,
+    post,
+    put_host_file,
+    records,
+    release,
+    running_image,
+    served,
+    started_at,
+    wait_healthy,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-HOST = "webapp-deploy-test"
-SSH_PORT = 2228
-APP = "http://127.0.0.1:18088"
-SECRET = f"deploy-test-secret-{uuid.uuid4().hex[:12]}"
-CONTAINER = "webapp"
-RELEASES = "/app/releases"
-LOCK = f"{RELEASES}/.deploy.lock"
-KEEP = 2
-V1, V2, BROKEN, AHEAD = "webapp:test-v1", "webapp:test-v2", "webapp:test-broken", "webapp:test-ahead"
-
-BROKEN_DOCKERFILE = f"""FROM {V2}
-ENV APP_VERSION=broken
-ENTRYPOINT ["/bin/sh", "-c", \\
-  "echo \\"broken release: refusing to start (SECRET_KEY=$SECRET_KEY)\\" >&2; exit 1"]
-"""
-AHEAD_DOCKERFILE = f"""FROM {V2}
-ENV APP_VERSION=v3-ahead
-COPY 0002_ahead.py /app/app/migrations/versions/0002_ahead.py
-"""
-AHEAD_MIGRATION = '''"""A table the earlier releases do not know.
-
-Revision ID: 0002
-Revises: 0001
-"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table("ahead_notes", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade():
-    op.drop_table("ahead_notes")
-'''
-
-
-# --- the host and the controller ------------------------------------------------------------------
-
-
-def on_host(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command on the test host (through the engine: these are observations, not actions)."""
-    return subprocess.run(["docker", "exec", HOST, *command], capture_output=True, text=True, check=check)
-
-
-def image_id(ref: str) -> str:
-    return subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def running_image() -> str:
-    return on_host("docker", "inspect", "-f", "{{.Image}}", CONTAINER).stdout.strip()
-
-
-def release(name: str) -> dict | None:
-    found = on_host("cat", f"{RELEASES}/{name}.json", check=False)
-    return json.loads(found.stdout) if found.returncode == 0 else None
-
-
-def wait_healthy(timeout: float = 60) -> None:
-    hostkit.wait_healthy(APP, timeout=timeout, interval=0.3)
-
-
-def build(tag: str, dockerfile: str, files: dict[str, str], where: Path) -> None:
-    where.mkdir()
-    (where / "Dockerfile").write_text(dockerfile)
-    for name, text in files.items():
-        (where / name).write_text(text)
-    subprocess.run(["docker", "build", "-q", "-t", tag, str(where)], check=True, capture_output=True)
-
-
-@dataclass
-class Site:
-    inventory: Path
-
-    def play(self, playbook: str, *, check: bool = True, **extra: object) -> subprocess.CompletedProcess[str]:
-        playbook_path = ROOT / "playbooks" / playbook
-        cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook_path)]
-        if extra:
-            cmd += ["-e", json.dumps(extra)]
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=hostkit.ansible_env(), capture_output=True, text=True, timeout=600, check=False
-        )
-        proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
-        if check and proc.returncode != 0:
-            pytest.fail(f"{playbook} {extra} failed ({proc.returncode}):\n{proc.output[-6000:]}")
-        return proc
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    work = tmp_path_factory.mktemp("deploy")
-    for tag, version in ((V1, "v1"), (V2, "v2")):
-        subprocess.run(
-            [str(ROOT / "scripts" / "build-image.sh"), tag], env={**os.environ, "VERSION": version},
-            check=True, timeout=900, capture_output=True,
-        )  # fmt: skip
-    build(BROKEN, BROKEN_DOCKERFILE, {}, work / "broken")
-    build(AHEAD, AHEAD_DOCKERFILE, {"0002_ahead.py": AHEAD_MIGRATION}, work / "ahead")
-    hostkit.host_up(HOST, SSH_PORT, 18088)
-    inventory = work / "hosts.yml"
-    inventory.write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "hosts": {
-                        "localhost": {
-                            "ansible_connection": "local",
-                            "ansible_python_interpreter": sys.executable,
-                        }
-                    }
-                },
-                "webapp": {
-                    "hosts": {HOST: hostkit.host_vars(SSH_PORT)},
-                    "vars": {
-                        "app_image": V1,
-                        "app_image_source": "archive",
-                        "app_image_archive_dir": str(work / "archives"),
-                        "app_env": {"SECRET_KEY": SECRET},
-                        "app_health_timeout": 20,
-                        "app_keep_images": KEEP,
-                    },
-                },
-            }
-        )
-    )
-    the_site = Site(inventory)
-    try:
-        the_site.play("configure.yml")
-        the_site.play("deploy.yml")
-        wait_healthy()
-        yield the_site
-    finally:
-        hostkit.host_down(HOST)
-        images = [V1, V2, BROKEN, AHEAD]
-        subprocess.run(["docker", "image", "rm", "-f", *images], check=False, capture_output=True)
-
-
-# --- the data -------------------------------------------------------------------------------------
-
-
-def post(name: str) -> str:
-    return hostkit.post_item(APP, name, {"by": "deploy-test"})
-
-
-def served() -> dict[str, str]:
-    """Every item the app serves, id -> name."""
-    return {item["id"]: item["name"] for item in hostkit.served_items(APP)}
-
-
-def db_items(path: str, tmp_path: Path) -> dict[str, str]:
-    """The items inside a database file on the host (with its -wal, if any), id -> name."""
-    return hostkit.db_items(HOST, path, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def written(site: Site) -> dict[str, str]:
-    """Items written under v1; every later step must keep them."""
-    return {post(f"v1-{n}"): f"v1-{n}" for n in range(5)}
-
-
-def assert_items_kept(expected: dict[str, str]) -> None:
-    now = served()
-    missing = {key: name for key, name in expected.items() if now.get(key) != name}
-    assert not missing, f"items lost: {missing}"
 
 
 # --- the tests, in order --------------------------------------------------------------------------
@@ -222,7 +70,7 @@ def test_redeploying_the_same_image_changes_nothing(site: Site, written: dict[st
 
 
 def test_failed_deploy_puts_the_previous_release_and_its_data_back(site: Site, written: dict[str, str]):
-    records = {name: release(name) for name in ("current", "previous")}
+    before = records()
     proc = site.play("deploy.yml", check=False, app_image=BROKEN)
     assert proc.returncode != 0, proc.output[-3000:]
     message = proc.output
@@ -241,13 +89,176 @@ def test_failed_deploy_puts_the_previous_release_and_its_data_back(site: Site, w
     assert SECRET not in message, "the secret reached the Ansible output"
     wait_healthy()
     assert running_image() == image_id(V1)
-    assert {name: release(name) for name in ("current", "previous")} == records
+    assert records() == before
     assert_items_kept(written)
     aside = on_host("sh", "-c", "ls /app/data/app.db.failed-*").stdout.split()
     assert aside, "the failed release's database was not kept"
     assert on_host("test", "-e", LOCK, check=False).returncode == 1, "the deploy lock was left behind"
     leftovers = on_host("sh", "-c", "ls -A /app | grep '^.env.'", check=False).stdout
     assert not leftovers, f"a settings backup was left: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def verbose_failed_deploy(
+    site: Site, written: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """A deploy of the broken release with new settings, run with -v --diff; the settings file
+    before it."""
+    settings = host_file("/app/.env")
+    proc = site.play(
+        "deploy.yml",
+        "-v",
+        "--diff",
+        check=False,
+        app_image=BROKEN,
+        app_env={"SECRET_KEY": SECRET, "LOG_LEVEL": "DEBUG"},
+    )
+    assert proc.returncode != 0, proc.output[-3000:]
+    wait_healthy()
+    return proc, settings
+
+
+def test_verbose_output_never_shows_the_secret(site: Site, verbose_failed_deploy: tuple):
+    # The container tasks return its inspect data (Config.Env holds SECRET_KEY): -v and --diff
+    # would print it unless they are no_log.
+    failed, _ = verbose_failed_deploy
+    unchanged = site.play("deploy.yml", "-v", "--diff")
+    for proc in (failed, unchanged):
+        # (-v prints the results of the tasks that are not no_log, e.g. the image's inspect data)
+        assert "    images:\n" in proc.output, "the run was not verbose: the test proves nothing"
+        assert SECRET not in proc.output, "the secret reached the verbose Ansible output"
+    # What the operator needs still comes from the explicit (redacted) reports.
+    for expected in (
+        f"Deploy of {BROKEN}",
+        "broken release: refusing to start (SECRET_KEY=[REDACTED])",
+        f"Undone: the release that ran before, {V1} (",
+    ):
+        assert expected in failed.output, f"{expected!r} not in:\n{failed.output[-4000:]}"
+
+
+def test_a_failed_deploy_puts_the_previous_settings_back_and_keeps_no_copy(verbose_failed_deploy: tuple):
+    _, settings = verbose_failed_deploy
+    assert host_file("/app/.env") == settings, "the failed release's settings were left in place"
+    # The copy kept for the undo holds the old secrets: gone once it was put back.
+    leftovers = on_host("sh", "-c", "ls -A /app | grep '^.env.'", check=False).stdout
+    assert not leftovers, f"a settings backup was left: {leftovers}"
+    assert running_image() == image_id(V1)
+
+
+def test_a_failed_image_delivery_leaves_the_settings_alone(site: Site):
+    settings, started = host_file("/app/.env"), started_at()
+    proc = site.play(
+        "deploy.yml",
+        check=False,
+        app_image="webapp:test-missing",
+        app_env={"SECRET_KEY": SECRET, "LOG_LEVEL": "DEBUG"},
+    )
+    assert proc.returncode != 0 and "has no image webapp:test-missing" in proc.output, proc.output[-3000:]
+    assert host_file("/app/.env") == settings, "settings for a release never delivered were written"
+    leftovers = on_host("sh", "-c", "ls -A /app | grep '^.env.'", check=False).stdout
+    assert not leftovers, f"a settings backup was left: {leftovers}"
+    assert started_at() == started
+
+
+@pytest.fixture
+def small_data_volume(site: Site) -> Iterator[None]:
+    """/app/data on a small tmpfs holding a copy of the data, for a disk that fills up; afterwards the
+    data (as the test left it) goes back to the host's disk."""
+    on_host("docker", "stop", CONTAINER)
+    on_host("sh", "-c", "mkdir -p /root/data-keep && cp -a /app/data/. /root/data-keep/"
+            " && mount -t tmpfs -o size=16m,mode=0750,uid=10001,gid=10001 tmpfs /app/data"
+            " && cp -a /root/data-keep/. /app/data/")  # fmt: skip
+    on_host("docker", "start", CONTAINER)
+    wait_healthy()
+    try:
+        yield
+    finally:
+        on_host("rm", "-f", "/app/data/filler")
+        on_host("docker", "stop", CONTAINER, check=False)
+        on_host("sh", "-c", "cp -a /app/data/. /root/data-keep/ && umount /app/data"
+                " && cp -a /root/data-keep/. /app/data/ && rm -rf /root/data-keep")  # fmt: skip
+
+
+def test_a_failed_database_restore_leaves_the_live_database_and_says_where_the_data_is(
+    site: Site, written: dict[str, str], small_data_volume: None, tmp_path: Path
+):
+    # Big items, so that the pre-deploy backup cannot be copied back into the room left.
+    bulky = {post(f"bulky-{n}", {"blob": "x" * 600_000}): f"bulky-{n}" for n in range(3)}
+    on_host("docker", "stop", CONTAINER)
+    size = int(on_host("stat", "-c", "%s", "/app/data/app.db").stdout)
+    assert size > 1_500_000, f"the database is only {size} bytes"
+    room = int(on_host("df", "--output=avail", "-B1", "/app/data").stdout.split()[-1])
+    on_host("fallocate", "-l", str(room - size // 2), "/app/data/filler")
+    on_host("docker", "start", CONTAINER)
+    wait_healthy()
+    beside = set(on_host("ls", "-A", "/app/data").stdout.split())
+    proc = site.play("deploy.yml", check=False, app_image=BROKEN)
+    assert proc.returncode != 0, proc.output[-3000:]
+    for expected in (
+        "The database could NOT be restored from the pre-deploy backup /app/backups/pre-deploy/pre-deploy-",
+        "/app/data/app.db is untouched",
+        f"The release that ran before, {V1} (",
+        "was NOT started again",
+        "playbooks/restore.yml",
+    ):
+        assert expected in proc.output, f"{expected!r} not in:\n{proc.output[-4000:]}"
+    backup = proc.output.split("backup_restore_file=", 1)[1].split(")", 1)[0]
+    assert on_host("test", "-s", backup, check=False).returncode == 0, (
+        f"the named backup {backup} is not there"
+    )
+    # The live database was never moved aside: it is all there, nothing half-copied beside it.
+    live = db_items("/app/data/app.db", tmp_path)
+    assert {**written, **bulky}.items() <= live.items()
+    added = set(on_host("ls", "-A", "/app/data").stdout.split()) - beside
+    assert not [name for name in added if name.startswith("app.db.")], added
+    assert on_host("docker", "ps", "-aq", "-f", f"name=^{CONTAINER}$").stdout.strip() == "", (
+        "a release was started"
+    )
+    assert on_host("test", "-e", LOCK, check=False).returncode == 1, "the deploy lock was left behind"
+
+
+def test_deploying_again_after_a_failed_restore_brings_the_data_back(site: Site, written: dict[str, str]):
+    site.play("deploy.yml")
+    wait_healthy()
+    assert running_image() == image_id(V1)
+    assert_items_kept(written)
+    bulky = [key for key, name in served().items() if name.startswith("bulky-")]
+    assert len(bulky) == 3
+    for key in bulky:  # the later tests compare backups with `written` exactly
+        assert requests.delete(f"{APP}/api/items/{key}", timeout=10).status_code in (200, 204)
+
+
+def test_a_failed_first_deploy_onto_an_existing_database_restores_it(
+    site: Site, written: dict[str, str], tmp_path: Path
+):
+    # A new instance with the data volume re-attached: a database, but no container and no records.
+    kept = host_file(f"{RELEASES}/current.json")  # v1, with no previous release
+    on_host("docker", "rm", "-f", CONTAINER)
+    on_host("rm", "-f", f"{RELEASES}/current.json", f"{RELEASES}/previous.json")
+    try:
+        proc = site.play("deploy.yml", check=False, app_image=AHEAD_BROKEN)
+        assert proc.returncode != 0, proc.output[-3000:]
+        for expected in (
+            f"Deploy of {AHEAD_BROKEN}",
+            "There was no previous release to go back to",
+            "the database was restored from the pre-deploy backup /app/backups/pre-deploy/pre-deploy-",
+            "(revision 0001)",
+            "the failed release's database is kept as /app/data/app.db.failed-",
+        ):
+            assert expected in proc.output, f"{expected!r} not in:\n{proc.output[-4000:]}"
+        assert db_revision("/app/data/app.db", tmp_path) == "0001", (
+            "the failed release's migration stayed applied"
+        )
+        assert written.items() <= db_items("/app/data/app.db", tmp_path).items()
+        aside = proc.output.split("the failed release's database is kept as ", 1)[1].split()[0].rstrip(".")
+        assert db_revision(aside, tmp_path) == "0002"
+    finally:
+        on_host("docker", "rm", "-f", CONTAINER, check=False)
+        put_host_file(f"{RELEASES}/current.json", kept)
+    site.play("deploy.yml")
+    wait_healthy()
+    assert running_image() == image_id(V1)
+    assert_items_kept(written)
 
 
 def test_deploy_pairs_a_verified_backup_with_the_outgoing_release(
@@ -268,13 +279,28 @@ def test_deploy_pairs_a_verified_backup_with_the_outgoing_release(
     assert_items_kept(written)
 
 
+def test_a_failure_while_recording_the_release_leaves_both_records_as_they_were(
+    site: Site, written: dict[str, str]
+):
+    before = records()
+    # The next current.json cannot be written (a directory holds its temporary name).
+    on_host("mkdir", "-p", f"{RELEASES}/current.json.new/blocker")
+    proc = site.play("deploy.yml", check=False, app_image=V1)
+    assert proc.returncode != 0, proc.output[-3000:]
+    assert f"Undone: the release that ran before, {V2} (" in proc.output, proc.output[-3000:]
+    wait_healthy()
+    assert running_image() == image_id(V2)
+    assert records() == before, "the release records changed although the deploy was undone"
+    assert on_host("sh", "-c", f"ls -A {RELEASES} | grep '[.]new$'", check=False).stdout == ""
+    assert_items_kept(written)
+
+
 def test_a_held_deploy_lock_refuses_a_second_deploy(site: Site):
     holder = {"token": "other-run", "pid": "4242", "owner": "alice@ops-laptop", "action": "deploy",
               "started": "2030-01-01T00:00:00Z"}  # fmt: skip
     on_host("sh", "-c", f"printf '%s\\n' '{json.dumps(holder)}' > {LOCK}")
     try:
-        records = {name: release(name) for name in ("current", "previous")}
-        started = on_host("docker", "inspect", "-f", "{{.State.StartedAt}}", CONTAINER).stdout
+        before, started = records(), started_at()
         proc = site.play("deploy.yml", check=False, app_image=V1)
         assert proc.returncode != 0
         for expected in (
@@ -284,12 +310,12 @@ def test_a_held_deploy_lock_refuses_a_second_deploy(site: Site):
             "pid 4242",
             "2030-01-01T00:00:00Z",
             "Nothing was changed",
-            f"sudo rm {LOCK}",
+            f"`ssh -p {SSH_PORT} root@127.0.0.1 sudo rm {LOCK}`",
         ):
             assert expected in proc.output, f"{expected!r} not in:\n{proc.output[-3000:]}"
         assert on_host("cat", LOCK).stdout.strip() == json.dumps(holder), "the refused run touched the lock"
-        assert {name: release(name) for name in ("current", "previous")} == records
-        assert on_host("docker", "inspect", "-f", "{{.State.StartedAt}}", CONTAINER).stdout == started
+        assert records() == before
+        assert started_at() == started
     finally:
         on_host("rm", "-f", LOCK)
 
@@ -307,30 +333,46 @@ def test_rollback_goes_back_to_the_previous_release(site: Site, written: dict[st
     assert_items_kept(written)
 
 
+def test_a_second_rollback_changes_nothing(site: Site, written: dict[str, str]):
+    # previous.json names the release just rolled away from: going "back" to it would go forward.
+    assert release("current")["rolled_back_from"] == image_id(V2)
+    before, started = records(), started_at()
+    for extra in ({}, {"rollback_restore_database": True}):
+        proc = site.play("rollback.yml", **extra)
+        assert "changed=0" in proc.output and "failed=0" in proc.output, proc.output[-3000:]
+        expected = f"already rolled back from {V2} to {V1}; to go forward, deploy {V2} with deploy.yml"
+        assert expected in " ".join(proc.output.split()), proc.output[-3000:]  # (the report wraps lines)
+    assert running_image() == image_id(V1)
+    assert records() == before
+    assert started_at() == started
+    assert_items_kept(written)
+
+
 @pytest.fixture(scope="module")
 def ahead(site: Site, written: dict[str, str]) -> dict[str, str]:
     """Deploy the release whose schema is one revision ahead, and write an item under it."""
     site.play("deploy.yml", app_image=AHEAD)
     wait_healthy()
     assert release("previous")["image_id"] == image_id(V1) and release("previous")["revision"] == "0001"
+    assert "rolled_back_from" not in release("current"), "a deploy kept the rollback marker"
     return {post("under-ahead"): "under-ahead"}
 
 
 def test_image_only_rollback_is_refused_when_the_schema_moved(site: Site, ahead: dict[str, str]):
-    records = {name: release(name) for name in ("current", "previous")}
+    before = records()
     proc = site.play("rollback.yml", check=False)
     assert proc.returncode != 0
     for expected in (
         f"Refusing to roll back {HOST} to {V1} with the image only",
         "schema revision 0002",
         "ran at revision 0001",
-        records["previous"]["backup"],
+        before["previous"]["backup"],
         "ansible-playbook playbooks/rollback.yml -e rollback_restore_database=true",
         "Nothing was changed",
     ):
         assert expected in proc.output, f"{expected!r} not in:\n{proc.output[-3000:]}"
     assert running_image() == image_id(AHEAD)
-    assert {name: release(name) for name in ("current", "previous")} == records
+    assert records() == before
     assert_items_kept(ahead)
 
 
