@@ -176,15 +176,7 @@ def db_items(path: str, tmp_path: Path) -> dict[str, str]:
 
 def db_revision(path: str, tmp_path: Path) -> str:
     """The Alembic revision of a database file on the host (with its -wal), read from a copy."""
-    local = tmp_path / "revision" / Path(path).name
-    local.parent.mkdir(exist_ok=True)
-    for suffix in ("", "-wal"):
-        copied = subprocess.run(["docker", "exec", HOST, "cat", path + suffix], capture_output=True)
-        if copied.returncode == 0:
-            local.with_name(local.name + suffix).write_bytes(copied.stdout)
-        elif not suffix:
-            pytest.fail(f"cannot read {path} on {HOST}: {copied.stderr.decode(errors='replace')}")
-    with sqlite3.connect(local) as conn:
+    with sqlite3.connect(hostkit.db_copy(HOST, path, tmp_path / "revision")) as conn:
         return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 
 

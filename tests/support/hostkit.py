@@ -106,15 +106,21 @@ def post_item(app: str, name: str, data: dict, session: requests.Session | None 
     return response.json()["id"]
 
 
-def db_items(container: str, path: str, workdir: Path) -> dict[str, str]:
-    """The items (id -> name) inside a SQLite file on a host container, with its -wal if it has one,
-    read from a copy so the host's file is never opened."""
+def db_copy(container: str, path: str, workdir: Path) -> Path:
+    """A local copy of a SQLite file on a host container, with its -wal if it has one, so the
+    host's file is never opened; the copy's path."""
     local = workdir / Path(path).name
+    local.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal"):
         copied = subprocess.run(["docker", "exec", container, "cat", path + suffix], capture_output=True)
         if copied.returncode == 0:
             local.with_name(local.name + suffix).write_bytes(copied.stdout)
         elif not suffix:
             pytest.fail(f"cannot read {path} on {container}: {copied.stderr.decode(errors='replace')}")
-    with sqlite3.connect(local) as conn:
+    return local
+
+
+def db_items(container: str, path: str, workdir: Path) -> dict[str, str]:
+    """The items (id -> name) inside a SQLite file on a host container (read from a copy)."""
+    with sqlite3.connect(db_copy(container, path, workdir)) as conn:
         return dict(conn.execute("SELECT id, name FROM items"))
