@@ -1,6 +1,7 @@
 """A bad inventory stops the deploy in preflight, with a message that says what to change, before
-anything changes on the host. Runs playbooks/deploy.yml against a real systemd host reached over ssh
-(scripts/host-container.sh); the host has no Docker, which preflight must not need."""
+anything changes on the host; backup, restore and rollback on a host never deployed stop the same
+way. Runs the playbooks against a real systemd host reached over ssh (scripts/host-container.sh);
+the host has no Docker, which preflight must not need."""
 
 from __future__ import annotations
 
@@ -31,13 +32,15 @@ def inventory(tmp_path_factory) -> Path:
     hostkit.host_down(HOST)
 
 
-def deploy(inventory: Path, tmp_path: Path, variables: dict, *args: str) -> subprocess.CompletedProcess[str]:
+def deploy(
+    inventory: Path, tmp_path: Path, variables: dict, *args: str, playbook: str = "deploy.yml"
+) -> subprocess.CompletedProcess[str]:
     extra = tmp_path / "vars.yml"
     extra.write_text(yaml.safe_dump(variables))
     env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     command = [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), "-e", f"@{extra}"]
     return subprocess.run(
-        [*command, *args, str(PROJECT / "playbooks" / "deploy.yml")],
+        [*command, *args, str(PROJECT / "playbooks" / playbook)],
         capture_output=True,
         text=True,
         env=env,
@@ -112,3 +115,17 @@ def test_bad_inventory_fails_in_preflight_without_changes(inventory, tmp_path, v
     assert re.search(r"changed=0\s", result.stdout), output
     assert not host_has_app_tree()
     assert SECRET not in output
+
+
+@pytest.mark.parametrize("playbook", ["backup.yml", "restore.yml", "rollback.yml"])
+def test_operations_on_a_host_never_deployed_are_refused_without_changes(inventory, tmp_path, playbook):
+    # They all take the deploy lock first; with no release directory that must say "deploy first",
+    # not report the failed lock write as another run holding the lock.
+    variables = {"app_env": GOOD_ENV, "backup_restore_source": "file", "backup_restore_file": "/root/x.db"}
+    result = deploy(inventory, tmp_path, variables, playbook=playbook)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert f"The app was never deployed on {HOST} (no /app/releases)" in output, output
+    assert "holds the deploy lock" not in output
+    assert re.search(r"changed=0\s", result.stdout), output
+    assert not host_has_app_tree()
