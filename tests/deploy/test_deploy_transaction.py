@@ -32,6 +32,7 @@ from deploy_helpers import (
     V2,
     Site,
     assert_items_kept,
+    build,
     db_items,
     db_revision,
     host_file,
@@ -399,6 +400,24 @@ def test_old_images_and_backups_are_pruned_but_never_the_rollback_target(site: S
     assert len(set(images)) <= 1 + KEEP, images
     backups = on_host("sh", "-c", "ls /app/backups/pre-deploy/pre-*.db").stdout.split()
     assert previous["backup"] in backups and len(backups) <= KEEP, backups
+
+
+def test_images_replaced_under_a_reused_tag_are_pruned_too(site: Site, tmp_path: Path):
+    # Four builds deployed one after another under one tag: each replaced build loses the tag (it is
+    # dangling, so `docker image ls REPOSITORY` no longer shows it), yet it is pruned like any older
+    # image; the running one, the rollback target and one more (KEEP) stay.
+    reused = "webapp:test-reused"
+    ids = []
+    for n in range(4):
+        build(reused, f"FROM {V2}\nLABEL test.build={n}\n", {}, tmp_path / f"build-{n}")
+        ids.append(image_id(reused))
+        site.play("deploy.yml", app_image=reused)
+    assert release("current")["image_id"] == ids[3] and release("previous")["image_id"] == ids[2]
+    on_host_ids = set(on_host("docker", "image", "ls", "--all", "--no-trunc", "--quiet").stdout.split())
+    assert {ids[1], ids[2], ids[3]} <= on_host_ids
+    assert ids[0] not in on_host_ids, "a build replaced under a reused tag was never pruned"
+    history = host_file("/app/releases/images").decode().split()
+    assert ids[0] not in history and ids[3] in history
 
 
 @dataclass
