@@ -10,6 +10,7 @@ import json
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -407,9 +408,10 @@ def test_images_replaced_under_a_reused_tag_are_pruned_too(site: Site, tmp_path:
     # dangling, so `docker image ls REPOSITORY` no longer shows it), yet it is pruned like any older
     # image; the running one, the rollback target and one more (KEEP) stay.
     reused = "webapp:test-reused"
+    run = uuid.uuid4().hex[:8]  # fresh builds: a cached one would carry an older creation time
     ids = []
     for n in range(4):
-        build(reused, f"FROM {V2}\nLABEL test.build={n}\n", {}, tmp_path / f"build-{n}")
+        build(reused, f"FROM {V2}\nLABEL test.build={run}-{n}\n", {}, tmp_path / f"build-{n}")
         ids.append(image_id(reused))
         site.play("deploy.yml", app_image=reused)
     assert release("current")["image_id"] == ids[3] and release("previous")["image_id"] == ids[2]
