@@ -115,6 +115,22 @@ def run_playbook(
     return Run(proc.returncode, proc.stdout + proc.stderr)
 
 
+def provision_and_dump(
+    inventory: Path, tmp_path: Path, variables: dict[str, object], name: str
+) -> tuple[Run, dict]:
+    """The real provision playbook plus a play that dumps what it published (playbooks/
+    provision-and-dump.yml); it must succeed. The run and the dump (keys provisioned, host)."""
+    dump = tmp_path / f"{name}.json"
+    run = run_playbook(
+        HERE / "playbooks" / "provision-and-dump.yml",
+        inventory,
+        tmp_path,
+        {**variables, "dump_path": str(dump)},
+    )
+    assert run.rc == 0, run.output[-4000:]
+    return run, json.loads(dump.read_text())
+
+
 def provision_vars(
     endpoint: str, public_key: Path, environment: str, **overrides: object
 ) -> dict[str, object]:

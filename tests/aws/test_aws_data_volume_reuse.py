@@ -7,11 +7,10 @@ moto's volumes are API objects only (nothing can be written to them), so "the sa
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from aws_helpers import HERE, REPO, instances, provision_vars, run_playbook, tagged
+from aws_helpers import REPO, instances, provision_and_dump, provision_vars, run_playbook, tagged
 
 pytestmark = pytest.mark.slow
 
@@ -91,16 +90,9 @@ def kept(reuse_vars, inventory, workdir, ec2) -> dict:
 
 @pytest.fixture(scope="module")
 def reprovisioned(kept, reuse_vars, inventory, workdir, ec2) -> dict:
-    dump = workdir / "reprovisioned.json"
-    run = run_playbook(
-        HERE / "playbooks" / "provision-and-dump.yml",
-        inventory,
-        workdir,
-        {**reuse_vars, "dump_path": str(dump)},
-    )
-    assert run.rc == 0, run.output[-4000:]
+    _, dump = provision_and_dump(inventory, workdir, reuse_vars, "reprovisioned")
     (instance,) = live(ec2, REUSE)
-    return {"instance": instance, "facts": json.loads(dump.read_text())["provisioned"]}
+    return {"instance": instance, "facts": dump["provisioned"]}
 
 
 def test_the_new_instance_has_the_kept_data_volume_at_the_data_device(kept, reprovisioned):

@@ -19,6 +19,7 @@ from aws_helpers import (
     REPO,
     SSH_CIDRS,
     instances,
+    provision_and_dump,
     run_playbook,
     tagged,
 )
@@ -32,16 +33,9 @@ IDENTITY = {"Name": "webapp", "Project": "webapp", "Environment": ENVIRONMENT, "
 @pytest.fixture(scope="module")
 def first_run(variables: dict, inventory: Path, workdir: Path) -> dict:
     """The first provision (the real playbook plus a play that dumps the published facts)."""
-    dump = workdir / "provisioned.json"
-    run = run_playbook(
-        HERE / "playbooks" / "provision-and-dump.yml",
-        inventory,
-        workdir,
-        {**variables, "dump_path": str(dump)},
-    )
-    assert run.rc == 0, run.output[-4000:]
+    run, dump = provision_and_dump(inventory, workdir, variables, "provisioned")
     assert run.recap["changed"] > 0
-    return json.loads(dump.read_text())
+    return dump
 
 
 @pytest.fixture(scope="module")
@@ -206,20 +200,17 @@ def fake_sshd() -> Iterator[int]:
 def test_local_rehearsal_connects_and_waits_for_ssh_on_the_given_host_and_port(
     first_run, variables, inventory, workdir, fake_sshd
 ):
-    dump = workdir / "rehearsal.json"
     rehearsal = {
         **variables,
         "ec2_instance_connect_host": "127.0.0.1",
         "ec2_instance_connect_port": fake_sshd,
         "ec2_instance_wait_for_ssh": True,
         "ec2_instance_wait_for_ssh_timeout": 30,
-        "dump_path": str(dump),
     }
-    run = run_playbook(HERE / "playbooks" / "provision-and-dump.yml", inventory, workdir, rehearsal)
-    assert run.rc == 0, run.output[-4000:]
+    run, dump = provision_and_dump(inventory, workdir, rehearsal, "rehearsal")
     assert re.search(
         r"TASK \[ec2_instance : Wait for SSH on the instance\] \*+\nok: \[localhost\]", run.output
     )
-    host = json.loads(dump.read_text())["host"]
+    host = dump["host"]
     assert (host["ansible_host"], host["ansible_port"]) == ("127.0.0.1", fake_sshd)
     assert host["ec2_instance_provisioned"]["public_ip"] == first_run["provisioned"]["public_ip"]

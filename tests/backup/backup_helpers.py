@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import hostkit
 import pytest
 import yaml
@@ -26,6 +27,27 @@ def aws_env(endpoint: str) -> dict[str, str]:
         "AWS_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": endpoint,
     }
+
+
+def aws_client(service: str, endpoint: str):  # boto3 clients have no importable type
+    """A boto3 client on the emulator, with the same credentials the playbooks get."""
+    env = aws_env(endpoint)
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def moto_instance(ec2: object, zone: str) -> str:
+    """An instance in `zone` on the emulator (an Amazon-owned image); its id."""
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    found = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.small", Placement={"AvailabilityZone": zone}
+    )
+    return found["Instances"][0]["InstanceId"]
 
 
 def run_playbook(

@@ -7,10 +7,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-import boto3
 import pytest
 import requests
-from backup_helpers import aws_env
+from backup_helpers import aws_client, aws_env
 from hostkit import VENV_BIN, free_port
 
 
@@ -45,6 +44,6 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object
         monkeypatch.setenv(key, value)
     return {
         "endpoint": moto_endpoint,
-        "ec2": boto3.client("ec2", endpoint_url=moto_endpoint, region_name="us-east-1"),
-        "s3": boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1"),
+        "ec2": aws_client("ec2", moto_endpoint),
+        "s3": aws_client("s3", moto_endpoint),
     }

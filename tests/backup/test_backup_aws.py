@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from backup_helpers import HERE, VENV_BIN, run_playbook
+from backup_helpers import HERE, VENV_BIN, moto_instance, run_playbook
 from botocore.exceptions import ClientError
 
 PLAYBOOK = HERE / "playbooks" / "aws-parts.yml"
@@ -137,18 +137,10 @@ def test_aws_steps_are_skipped_when_not_configured(aws: dict, tmp_path: Path) ->
 SNAPSHOT_PLAYBOOK = HERE / "playbooks" / "snapshot-volume.yml"
 
 
-def _instance(ec2: object) -> tuple[str, str]:
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    placement = {"AvailabilityZone": "us-east-1b"}
-    found = ec2.run_instances(
-        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.small", Placement=placement
-    )
-    return found["Instances"][0]["InstanceId"], "us-east-1b"
-
-
 def test_snapshot_restore_volume_is_made_attached_and_removed(aws: dict, tmp_path: Path) -> None:
     ec2 = aws["ec2"]
-    instance, zone = _instance(ec2)
+    zone = "us-east-1b"
+    instance = moto_instance(ec2, zone)
     data = ec2.create_volume(AvailabilityZone=zone, Size=2, Encrypted=True)["VolumeId"]
     snapshot = ec2.create_snapshot(VolumeId=data)["SnapshotId"]
     volume_file = tmp_path / "volume-id"
@@ -181,7 +173,7 @@ def test_snapshot_restore_volume_is_made_attached_and_removed(aws: dict, tmp_pat
 
 def test_snapshot_restore_refuses_an_unknown_snapshot(aws: dict, tmp_path: Path) -> None:
     ec2 = aws["ec2"]
-    instance, _ = _instance(ec2)
+    instance = moto_instance(ec2, "us-east-1b")
     before = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
     proc = run_playbook(
         SNAPSHOT_PLAYBOOK,

@@ -17,12 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import backup_helpers as helpers
-import boto3
 import hostkit
 import pytest
 import requests
 import yaml
-from backup_helpers import aws_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -62,14 +60,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    env = aws_env(moto_endpoint)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = helpers.aws_client("s3", moto_endpoint)
     s3.create_bucket(Bucket=BUCKET)
     group_vars = {
         "app_env": {"SECRET_KEY": SECRET},

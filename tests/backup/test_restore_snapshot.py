@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import backup_helpers as helpers
-import boto3
 import hostkit
 import pytest
 import requests
@@ -55,11 +54,8 @@ class Cloud:
 def cloud(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     if not Path("/dev/loop-control").exists() or shutil.which("losetup") is None:
         pytest.skip("this machine has no loop devices (/dev/loop-control, losetup)")
-    ec2 = boto3.client("ec2", endpoint_url=moto_endpoint, **_credentials(moto_endpoint))
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    placement = {"AvailabilityZone": "us-east-1a"}
-    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, Placement=placement)
-    instance_id = instance["Instances"][0]["InstanceId"]
+    ec2 = helpers.aws_client("ec2", moto_endpoint)
+    instance_id = helpers.moto_instance(ec2, "us-east-1a")
     volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8, Encrypted=True)["VolumeId"]
     ec2.attach_volume(VolumeId=volume, InstanceId=instance_id, Device="/dev/sdf")
     workdir = tmp_path_factory.mktemp("snapshot-inventory")
@@ -67,15 +63,6 @@ def cloud(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     rule = f"b {LOOP_MAJOR}:* rmw"
     with helpers.deployed_site(HOST, SSH_PORT, 18087, moto_endpoint, workdir, group_vars, rule) as site:
         yield Cloud(site, ec2, instance_id, volume)
-
-
-def _credentials(endpoint: str) -> dict[str, str]:
-    env = helpers.aws_env(endpoint)
-    return {
-        "region_name": env["AWS_REGION"],
-        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-    }
 
 
 @pytest.fixture
