@@ -417,7 +417,10 @@ def test_bad_input_is_refused_before_any_change(site: Site, case: str, message: 
         extra["backup_restore_file"] = bad
     elif case == "tampered":
         bad = "/root/tampered.db"
-        host("sh", "-c", f"cp {good} {bad} && sha256sum {good} | sed 's/^./0/' > {bad}.sha256")
+        # The checksum of other bytes: always wrong (a flipped first digit was a no-op 1 run in 16).
+        wrong = "$(printf other | sha256sum | cut -d' ' -f1)"
+        host("sh", "-c", f"cp {good} {bad} && printf '%s  %s\\n' {wrong} tampered.db > {bad}.sha256")
+        assert host("sha256sum", good).stdout.split()[0] != host("cat", f"{bad}.sha256").stdout.split()[0]
         extra["backup_restore_file"] = bad
     elif case == "unknown-source":
         extra["backup_restore_source"] = "tape"
