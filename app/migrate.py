@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import DatabaseSetupError, make_engine
+from app.db import DatabaseSetupError, make_engine, sqlite_path
 from app.errors import classify_database_error
 from app.logging_setup import configure_logging
 from app.settings import Settings, SettingsError, load_settings
@@ -35,7 +35,27 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def created_marker(path: Path) -> Path:
+    """Left beside a SQLite database the first time it is created: from then on, a missing database
+    is an accident (a file moved away, a volume not mounted), never a reason to start empty."""
+    return path.with_name(f".{path.name}.created")
+
+
+def _refuse_missing(settings: Settings) -> Path | None:
+    path = sqlite_path(settings.url)
+    if path is None:
+        return None
+    marker = created_marker(path)
+    if not path.exists() and marker.exists():
+        raise DatabaseSetupError(
+            f"the database {path} is missing, but this volume held one ({marker} is there): not creating an "
+            f"empty one. Restore a backup, or remove {marker} to start afresh on purpose"
+        )
+    return marker
+
+
 def upgrade(settings: Settings, revision: str = "head") -> str | None:
+    marker = _refuse_missing(settings)
     engine = make_engine(settings)
     try:
         with engine.connect() as connection:
@@ -43,9 +63,12 @@ def upgrade(settings: Settings, revision: str = "head") -> str | None:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
             connection.commit()
-            return current_revision(connection)
+            current = current_revision(connection)
     finally:
         engine.dispose()
+    if marker is not None and not marker.exists():
+        marker.touch()
+    return current
 
 
 def describe(settings: Settings) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic import command
 
+from app.db import DatabaseSetupError
 from app.migrate import alembic_config, head_revision, upgrade
 from app.models import metadata
 
@@ -81,3 +83,17 @@ def test_models_match_the_migrated_schema(make_settings) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_a_missing_database_that_existed_is_never_recreated_empty(make_settings, tmp_path: Path) -> None:
+    settings = make_settings()
+    upgrade(settings)
+    database = tmp_path / "data" / "app.db"
+    marker = tmp_path / "data" / ".app.db.created"
+    assert marker.exists(), "the first creation leaves its marker"
+    database.rename(tmp_path / "moved-away.db")
+    with pytest.raises(DatabaseSetupError, match=r"app\.db is missing, but this volume held one"):
+        upgrade(settings)
+    assert not database.exists(), "an empty database was created"
+    marker.unlink()  # starting afresh on purpose
+    assert upgrade(settings) == head_revision()
