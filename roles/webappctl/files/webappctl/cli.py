@@ -1,0 +1,139 @@
+"""Command line: `webappctl COMMAND ...`. The outcome is one JSON object on stdout; progress goes to
+stderr. Exit status: 0 done (or nothing to do), 1 failed, 2 refused before any change, 3 failed
+and undone."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import backup, config, dbfiles, docker, fsutil, journal, proxy, releases, run
+from .lock import Lock, LockBusy
+
+
+def _owner(given: str) -> str:
+    if given:
+        return given
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webappctl", description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def txn_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--by", default="", help="who asks (user@controller), named in lock messages")
+        cmd.add_argument(
+            "--foreground", action="store_true", help="run here, not in a transient systemd unit"
+        )
+        cmd.add_argument("--wait", type=float, help="seconds to wait for a live holder of the lock")
+        return cmd
+
+    deploy = txn_command("deploy", "swap the running release for IMAGE with the settings in FILE")
+    deploy.add_argument("--image", required=True)
+    deploy.add_argument("--settings", required=True, type=Path)
+    rollback = txn_command("rollback", "go back to the previous release")
+    rollback.add_argument("--restore-database", action="store_true")
+    rollback.add_argument("--host", default=socket.gethostname())
+    restore = txn_command("restore", "put a verified backup in place of the live database")
+    restore.add_argument("--file", required=True, type=Path)
+    restore.add_argument("--label", default="")
+    take = sub.add_parser("backup", help="take a consistent, verified backup now")
+    take.add_argument("--subdir", default="")
+    take.add_argument("--keep", type=int)
+    take.add_argument(
+        "--defer", type=int, metavar="SECONDS", help="wait up to SECONDS for a change in progress"
+    )
+    take.add_argument("--by", default="")
+    verify = sub.add_parser("verify", help="check a backup file into DIR")
+    verify.add_argument("file", type=Path)
+    verify.add_argument("--stage", required=True, type=Path)
+    recover = sub.add_parser("recover", help="finish or undo what an interrupted run left")
+    recover.add_argument("--by", default="")
+    sub.add_parser("status", help="lock, open transaction, releases")
+    internal = sub.add_parser("exec", help=argparse.SUPPRESS)
+    internal.add_argument("--txn-id", required=True)
+    internal.add_argument("--kind", required=True)
+    internal.add_argument("--params", required=True)
+    internal.add_argument("--owner", required=True)
+    return parser
+
+
+def _status(cfg: config.Config) -> dict[str, Any]:
+    active = journal.Journal(cfg.txn_dir).active() if cfg.txn_dir.is_dir() else None
+    holder = fsutil.read_json(cfg.releases / "lock.json")
+    return {
+        "lock": holder or "free",
+        "open_transaction": run.outcome(active) if active else None,
+        "current": releases.current(cfg),
+        "previous": releases.previous(cfg),
+        "upstream": proxy.current(cfg),
+        "unverified": fsutil.read_json(cfg.releases / "unverified.json"),
+        "database": str(cfg.db_file) if cfg.db_file and dbfiles.exists(cfg) else None,
+    }
+
+
+def _backup(cfg: config.Config, args: argparse.Namespace) -> dict[str, Any]:
+    if not cfg.releases.is_dir():
+        raise backup.BackupError("the app was never deployed here: run playbooks/deploy.yml first")
+    wait = float(args.defer if args.defer is not None else cfg.lock_wait)
+    with Lock(cfg.releases, "backup", _owner(args.by), cfg.lock_lease) as lock:
+        lock.acquire(wait)
+        run.finish_unfinished(cfg, journal.Journal(cfg.txn_dir), lock)
+        result = backup.take(cfg, args.subdir, args.keep)
+        result["notes"] = lock.notes
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg = config.load()
+        if args.command in ("deploy", "rollback", "restore"):
+            params: dict[str, Any] = {}
+            if args.wait is not None:
+                params["wait"] = args.wait
+            if args.command == "deploy":
+                params.update(image=args.image, settings=str(args.settings.absolute()))
+            elif args.command == "rollback":
+                params.update(restore_database=args.restore_database, host=args.host)
+            else:
+                params.update(file=str(args.file.absolute()), label=args.label)
+            result = run.launch(cfg, args.command, params, _owner(args.by), args.foreground)
+            print(json.dumps(result, sort_keys=True))
+            return run.EXIT.get(result["state"], 1)
+        if args.command == "exec":
+            txn = run.execute(cfg, args.txn_id, args.kind, json.loads(args.params), args.owner)
+            return run.EXIT.get(txn.state, 1)
+        if args.command == "recover":
+            result = run.recover(cfg, _owner(args.by))
+        elif args.command == "backup":
+            result = _backup(cfg, args)
+        elif args.command == "verify":
+            args.stage.mkdir(mode=0o700, parents=True, exist_ok=True)
+            result = backup.verify(cfg, args.file, args.stage)
+        else:
+            result = _status(cfg)
+    except (
+        config.ConfigError,
+        backup.BackupError,
+        LockBusy,
+        docker.DockerError,
+        OSError,
+        RuntimeError,
+    ) as exc:
+        print(f"webappctl: error: {exc}", file=sys.stderr)
+        print(json.dumps({"state": "failed", "changed": False, "message": str(exc)}))
+        return 1
+    print(json.dumps(result, sort_keys=True))
+    return 0

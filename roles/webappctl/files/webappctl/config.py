@@ -1,0 +1,153 @@
+"""The program's settings: /etc/webapp/app.json (written by the app role) and /etc/webapp/backup.json
+(written by the backup role). Every path the program touches is derived here, in one place."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(os.environ.get("WEBAPPCTL_CONFIG_DIR", "/etc/webapp"))
+
+
+class ConfigError(RuntimeError):
+    """The configuration is missing or malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: str = ""
+    cpus: str = ""
+    pids: int = 0
+    tmp_size: str = ""
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str = "webapp"
+    port: int = 8000
+    data_mount: str = "/app/data"
+    restart: str = "unless-stopped"
+    stop_timeout: int = 30
+    healthcheck: dict[str, Any] = field(default_factory=dict)
+    security_opts: list[str] = field(default_factory=lambda: ["no-new-privileges"])
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    container: str = "webapp-proxy"
+    upstream_file: str = "/app/proxy/upstream/upstream"
+    # A host on which nothing listens on the app's port inside the proxy container: a dial to it is
+    # refused at once, and the proxy retries (holds the request) until the file names a release.
+    hold_host: str = "127.0.0.1"
+    # After the hold is set, requests that read the old upstream just before finish dialing.
+    settle_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class Backup:
+    dir: str = "/app/backups"
+    prefix: str = "webapp"
+    keep: int = 14
+    compress: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    root: str = "/app"
+    data_dir: str = "/app/data"
+    db_name: str = "app.db"
+    uid: int = 10001
+    gid: int = 10001
+    env_file: str = "/app/.env"
+    releases_dir: str = "/app/releases"
+    backups_dir: str = "/app/backups"
+    repository: str = "webapp"
+    keep_images: int = 3
+    failure_log_lines: int = 40
+    health_path: str = "/health"
+    health_timeout: int = 60
+    secret_name_pattern: str = "(?i)SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL|PRIVATE"  # noqa: S105 (names)
+    network: str = "webapp"
+    container: Container = field(default_factory=Container)
+    oneoff: Limits = field(default_factory=Limits)
+    proxy: Proxy | None = None
+    lock_wait: int = 60
+    lock_lease: int = 900
+    backup: Backup = field(default_factory=Backup)
+
+    # --- derived paths ---------------------------------------------------------------------------
+    @property
+    def releases(self) -> Path:
+        return Path(self.releases_dir)
+
+    @property
+    def data(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def db_file(self) -> Path | None:
+        return self.data / self.db_name if self.db_name else None
+
+    @property
+    def work_dir(self) -> Path:
+        """On the data volume (same file system as the database, so clones are reflinks); owned by
+        the app user so a one-off container of the image can open what is in it."""
+        return self.data / ".webappctl"
+
+    @property
+    def pre_deploy_dir(self) -> Path:
+        return Path(self.backups_dir) / "pre-deploy"
+
+    @property
+    def settings_dir(self) -> Path:
+        return self.releases / "settings"
+
+    @property
+    def txn_dir(self) -> Path:
+        return self.releases / "txn"
+
+
+_NESTED: dict[str, dict[str, type]] = {
+    "Config": {"container": Container, "oneoff": Limits, "proxy": Proxy, "backup": Backup},
+    "Container": {"limits": Limits},
+}
+
+
+def _build(kind: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be an object")
+    names = set(kind.__dataclass_fields__)
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys: {', '.join(unknown)}")
+    values = dict(raw)
+    for key, sub in _NESTED.get(kind.__name__, {}).items():
+        if values.get(key) is not None:
+            values[key] = _build(sub, values[key], f"{where}.{key}")
+    try:
+        return kind(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load(config_dir: Path | None = None) -> Config:
+    where = config_dir or CONFIG_DIR
+    merged: dict[str, Any] = {}
+    app_file = where / "app.json"
+    try:
+        merged.update(json.loads(app_file.read_text()))
+    except FileNotFoundError:
+        raise ConfigError(f"{app_file} is missing: deploy the app with playbooks/deploy.yml first") from None
+    except ValueError as exc:
+        raise ConfigError(f"{app_file} is not valid JSON: {exc}") from None
+    backup_file = where / "backup.json"
+    if backup_file.is_file():
+        try:
+            merged["backup"] = json.loads(backup_file.read_text())
+        except ValueError as exc:
+            raise ConfigError(f"{backup_file} is not valid JSON: {exc}") from None
+    return _build(Config, merged, str(app_file))

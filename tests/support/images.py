@@ -1,0 +1,106 @@
+"""The test releases of the app, derived from the app image in a few seconds each: two good versions,
+one that prints its secret and exits, one that answers but never healthy, one whose schema is one
+revision ahead, and one that migrates ahead and then fails. Built once per tag (a file lock keeps
+parallel workers from building the same tag at once)."""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import tempfile
+from pathlib import Path
+
+import hostkit
+
+BASE = "webapp:local"
+V1, V2 = "webapp:test-v1", "webapp:test-v2"
+BROKEN, UNHEALTHY = "webapp:test-broken", "webapp:test-unhealthy"
+AHEAD, AHEAD_BROKEN = "webapp:test-ahead", "webapp:test-ahead-broken"
+
+AHEAD_MIGRATION = '''"""A table the earlier releases do not know.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("ahead_notes", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("ahead_notes")
+'''
+
+RECIPES: dict[str, tuple[str, dict[str, str]]] = {
+    V1: (f"FROM {BASE}\nENV APP_VERSION=v1\n", {}),
+    V2: (f"FROM {BASE}\nENV APP_VERSION=v2\n", {}),
+    BROKEN: (
+        f"FROM {BASE}\nENV APP_VERSION=broken\n"
+        'ENTRYPOINT ["/bin/sh", "-c", '
+        '"echo \\"broken release: refusing to start (SECRET_KEY=$SECRET_KEY)\\" >&2; exit 1"]\n',
+        {},
+    ),
+    # Listens on the app's port but /health answers 404: the gate waits out its timeout.
+    UNHEALTHY: (
+        f"FROM {BASE}\nENV APP_VERSION=unhealthy\n"
+        'ENTRYPOINT ["python3", "-m", "http.server", "8000", "--directory", "/app/app"]\n',
+        {},
+    ),
+    AHEAD: (
+        f"FROM {BASE}\nENV APP_VERSION=v3-ahead\nCOPY 0002_ahead.py /app/app/migrations/versions/0002_ahead.py\n",
+        {"0002_ahead.py": AHEAD_MIGRATION},
+    ),
+    AHEAD_BROKEN: (
+        f"FROM {AHEAD}\nENV APP_VERSION=ahead-broken\n"
+        'ENTRYPOINT ["/bin/sh", "-c", '
+        "\"python -m app.migrate && echo 'ahead-broken release: migrated, refusing to start' >&2; exit 1\"]\n",
+        {},
+    ),
+}
+
+
+def ensure(*tags: str) -> None:
+    """Build the named test images (and what they derive from) unless the engine has them."""
+    hostkit.ensure_image(BASE)
+    lock_file = hostkit.ROOT / "build" / ".test-images.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for tag in tags:
+            _build(tag)
+
+
+def _build(tag: str) -> None:
+    dockerfile, files = RECIPES[tag]
+    parent = dockerfile.split()[1]
+    if parent in RECIPES:
+        _build(parent)
+    # Rebuilt whenever what it derives from changed (the app image is rebuilt as the code changes).
+    base = image_id(parent)
+    found = subprocess.run(
+        ["docker", "image", "inspect", "-f", '{{index .Config.Labels "webapp.test.base"}}', tag],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode == 0 and found.stdout.strip() == base:
+        return
+    with tempfile.TemporaryDirectory() as where:
+        (Path(where) / "Dockerfile").write_text(f"{dockerfile}LABEL webapp.test.base={base}\n")
+        for name, text in files.items():
+            (Path(where) / name).write_text(text)
+        subprocess.run(["docker", "build", "-q", "-t", tag, where], check=True, capture_output=True)
+
+
+def image_id(ref: str) -> str:
+    return subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()

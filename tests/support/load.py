@@ -1,0 +1,96 @@
+"""A bounded load on the app (127.0.0.1 only): writer threads POST items, reader threads GET them,
+until stopped or until `limit` seconds have passed (it stops by itself). Every response is
+classified: a 201 is an acknowledged write whose id must be in the database afterwards; a 5xx, an
+unexpected status or a connection error is a failure, recorded with when it happened."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import requests
+
+
+@dataclass
+class Failure:
+    at: float
+    method: str
+    what: str
+
+
+@dataclass
+class Load:
+    url: str
+    writers: int = 2
+    readers: int = 2
+    limit: float = 180
+    pause: float = 0.01
+    headers: dict[str, str] = field(default_factory=dict)
+    acknowledged: dict[str, str] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    requests_sent: int = 0
+    slowest: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._names = (f"load-{uuid.uuid4().hex[:6]}-{n}" for n in itertools.count())
+        self._started = 0.0
+
+    def __enter__(self) -> Load:
+        self._started = time.monotonic()
+        for role, count in (("write", self.writers), ("read", self.readers)):
+            for _ in range(count):
+                thread = threading.Thread(target=self._loop, args=(role,), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _loop(self, role: str) -> None:
+        session = requests.Session()
+        session.headers.update(self.headers)
+        deadline = self._started + self.limit
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                if role == "write":
+                    name = next(self._names)
+                    response = session.post(f"{self.url}/api/items", json={"name": name, "data": {"n": 1}}, timeout=45)
+                    ok = response.status_code == 201
+                    if ok:
+                        with self._lock:
+                            self.acknowledged[response.json()["id"]] = name
+                else:
+                    with self._lock:
+                        known = next(iter(self.acknowledged), None)
+                    path = f"/api/items/{known}" if known else "/health"
+                    response = session.get(f"{self.url}{path}", timeout=45)
+                    ok = response.status_code == 200
+                what = f"HTTP {response.status_code}: {response.text[:200]}"
+            except requests.RequestException as exc:
+                ok, what = False, f"{type(exc).__name__}: {exc}"
+            elapsed = time.monotonic() - began
+            with self._lock:
+                self.requests_sent += 1
+                self.slowest = max(self.slowest, elapsed)
+                if not ok:
+                    self.failures.append(Failure(began - self._started, role, what))
+            time.sleep(self.pause)
+
+    def report(self) -> str:
+        return (
+            f"{self.requests_sent} requests, {len(self.acknowledged)} writes acknowledged, "
+            f"{len(self.failures)} failed, slowest {self.slowest:.2f}s; first failures: {self.failures[:5]}"
+        )
