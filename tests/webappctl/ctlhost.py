@@ -194,6 +194,15 @@ class CtlHost:
         status = self.status()
         return status.get("lock") == "free" and status.get("open_transaction") is None
 
+    def backup_items(self, path: Path, tmp: Path) -> dict[str, str]:
+        """The items in a backup file (a single-file SQLite database), read from a copy."""
+        import sqlite3
+
+        copy = tmp / f"backup-{uuid.uuid4().hex[:6]}.db"
+        copy.write_bytes(path.read_bytes())
+        with sqlite3.connect(copy) as conn:
+            return dict(conn.execute("SELECT id, name FROM items"))
+
     def db_items(self, tmp: Path) -> dict[str, str]:
         """The items in the live database file (and its WAL), read from a copy."""
         import sqlite3

@@ -42,7 +42,7 @@ def _staging(cfg: Config, target: Path) -> Path:
     return staging
 
 
-def take(cfg: Config, subdir: str = "", keep: int | None = None) -> dict[str, Any]:
+def take(cfg: Config, subdir: str = "", keep: int | None = None, data_dir: Path | None = None) -> dict[str, Any]:
     """One new consistent, verified backup in the backup directory (root, 0600, with a .sha256),
     then older ones pruned to `keep`."""
     db = cfg.db_file
@@ -50,8 +50,9 @@ def take(cfg: Config, subdir: str = "", keep: int | None = None) -> dict[str, An
         raise BackupError(
             "DATABASE_URL does not name a SQLite file on the data volume: back it up with its own tools"
         )
-    if not db.is_file():
-        raise BackupError(f"no database at {db}: nothing to back up (has the app ever started?)")
+    source_dir = data_dir or cfg.data
+    if not (source_dir / cfg.db_name).is_file():
+        raise BackupError(f"no database at {source_dir / cfg.db_name}: nothing to back up (has the app ever started?)")
     target = Path(cfg.backup.dir) / subdir if subdir else Path(cfg.backup.dir)
     image = deployed_image(cfg)
     label = releases.label_of(image)
@@ -63,14 +64,16 @@ def take(cfg: Config, subdir: str = "", keep: int | None = None) -> dict[str, An
             break
         time.sleep(1)  # names carry seconds: two backups in one second wait for the next
     try:
-        report = dbtool.backup(cfg, image, cfg.data, cfg.db_name, staging, name)
+        report = dbtool.backup(cfg, image, source_dir, cfg.db_name, staging, name)
         final = _finish(cfg, staging / name, target)
     finally:
         for leftover in staging.glob(f"{name}*"):
             leftover.unlink()
     pruned = prune(cfg, target, cfg.backup.keep if keep is None else keep)
-    # A verified backup exists again: a swap whose own copy failed verification no longer blocks.
-    (cfg.releases / "unverified.json").unlink(missing_ok=True)
+    if data_dir is None:
+        # A verified backup of the live database exists again: a swap whose own copy failed
+        # verification no longer blocks the next one.
+        (cfg.releases / "unverified.json").unlink(missing_ok=True)
     return {
         "path": str(final),
         "bytes": final.stat().st_size,

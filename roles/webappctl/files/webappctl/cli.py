@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     take.add_argument(
         "--defer", type=int, metavar="SECONDS", help="wait up to SECONDS for a change in progress"
     )
+    take.add_argument("--data-dir", type=Path, help="back up the database found in DIR (a mounted snapshot)")
     take.add_argument("--by", default="")
     verify = sub.add_parser("verify", help="check a backup file into DIR")
     verify.add_argument("file", type=Path)
@@ -90,14 +91,19 @@ def _backup(cfg: config.Config, args: argparse.Namespace) -> dict[str, Any]:
     with Lock(cfg.releases, "backup", _owner(args.by), cfg.lock_lease) as lock:
         lock.acquire(wait)
         run.finish_unfinished(cfg, journal.Journal(cfg.txn_dir), lock)
-        result = backup.take(cfg, args.subdir, args.keep)
-        result["notes"] = lock.notes
-        return result
+        result = backup.take(cfg, args.subdir, args.keep, args.data_dir)
+    result.update(state="committed", changed=True, notes=lock.notes, message=f"backed up to {result['path']}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        scheduled = args.command == "backup" and args.defer is not None
+        if (args.command == "recover" or scheduled) and not (config.CONFIG_DIR / "app.json").exists():
+            # Installed by configure.yml before the first deploy: nothing to do yet, not a failure.
+            print(json.dumps({"state": "unchanged", "changed": False, "message": "the app is not deployed here yet"}))
+            return 0
         cfg = config.load()
         if args.command in ("deploy", "rollback", "restore"):
             params: dict[str, Any] = {}

@@ -44,7 +44,7 @@ class Proxy:
     # refused at once, and the proxy retries (holds the request) until the file names a release.
     hold_host: str = "127.0.0.1"
     # After the hold is set, requests that read the old upstream just before finish dialing.
-    settle_seconds: float = 0.5
+    settle_seconds: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,19 @@ def _build(kind: type, raw: Any, where: str) -> Any:
     if unknown:
         raise ConfigError(f"{where} has unknown keys: {', '.join(unknown)}")
     values = dict(raw)
+    defaults = kind()
+    for key, value in list(values.items()):
+        default = getattr(defaults, key, None)
+        # Templated JSON may carry numbers as strings: take them as the field's type.
+        try:
+            if isinstance(default, bool):
+                values[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            elif isinstance(default, int) and not isinstance(value, int):
+                values[key] = int(value)
+            elif isinstance(default, float) and not isinstance(value, float):
+                values[key] = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}.{key} must be a number, got {value!r}") from None
     for key, sub in _NESTED.get(kind.__name__, {}).items():
         if values.get(key) is not None:
             values[key] = _build(sub, values[key], f"{where}.{key}")

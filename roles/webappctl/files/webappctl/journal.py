@@ -55,10 +55,13 @@ class Txn:
     def save(self) -> None:
         fsutil.write_json(self.path, self.data, 0o600)
 
-    def mark(self, step: str, **facts: Any) -> None:
+    def mark(self, step: str, seconds: float | None = None, **facts: Any) -> None:
         """Record that `step` completed, with what the later steps (or an undo) need to know."""
         self.facts.update(facts)
-        self.data.setdefault("steps", []).append({"step": step, "at": now()})
+        entry: dict[str, Any] = {"step": step, "at": now()}
+        if seconds is not None:
+            entry["seconds"] = round(seconds, 3)
+        self.data.setdefault("steps", []).append(entry)
         self.save()
 
     def note(self, **facts: Any) -> None:

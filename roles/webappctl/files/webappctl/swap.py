@@ -56,7 +56,7 @@ class Swap:
             for step in FORWARD:
                 if self.txn.done(step):
                     continue
-                self._enter(step)
+                began = self._enter(step)
                 try:
                     getattr(self, f"step_{step}")()
                     faults.checkpoint(f"after:{step}")
@@ -70,26 +70,27 @@ class Swap:
                         return self.txn
                     self.txn.note(undoing=True, failed_step=step, reason=str(exc))
                     break
-                self.txn.mark(step)
+                self.txn.mark(step, time.monotonic() - began)
             else:
                 self.txn.finish("committed", messages.committed(self.cfg, self.txn), **self._result())
                 return self.txn
         for step in UNDO:
             if not self.txn.done(step):
-                self._enter(step)
+                began = self._enter(step)
                 getattr(self, f"step_{step}")()
                 faults.checkpoint(f"after:{step}")
-                self.txn.mark(step)
+                self.txn.mark(step, time.monotonic() - began)
         state = (
             "undone" if not (self.facts.get("db_restore_error") or self.facts.get("undo_error")) else "failed"
         )
         self.txn.finish(state, messages.undone(self.cfg, self.txn), **self._result())
         return self.txn
 
-    def _enter(self, step: str) -> None:
+    def _enter(self, step: str) -> float:
         faults.checkpoint(f"before:{step}")
         self.lock.progress(step)
         self.say(step)
+        return time.monotonic()
 
     def _result(self) -> dict[str, Any]:
         held, switched = self.facts.get("held_at"), self.facts.get("switched_at")
