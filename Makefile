@@ -24,8 +24,9 @@ venv: $(VENV)/.installed ## Create .venv with the pinned controller and test pac
 engine: ## Start a Docker engine and build the local base images (cached by tag)
 	scripts/base-images.sh
 
-image: venv engine ## Build the app image ($(IMAGE))
+image: venv engine ## Build the app image ($(IMAGE)) and the reverse proxy image
 	scripts/build-image.sh $(IMAGE)
+	scripts/build-proxy-image.sh
 
 demo: image ## Rehearse site.yml locally: moto as AWS, a systemd container as the instance
 	scripts/rehearsal.sh up

@@ -89,8 +89,20 @@ def test_good_settings_pass_preflight(inventory, tmp_path):
         pytest.param(
             {"app_env": GOOD_ENV, "app_publish": "8080:80"},
             "app : Check the published port",
-            "the app listens on 8000",
+            "where the proxy serves plain HTTP",
             id="wrong-container-port",
+        ),
+        pytest.param(
+            {"app_env": GOOD_ENV, "app_domain": "not a domain"},
+            "app : Check the proxy settings",
+            'app_domain must be "" (plain HTTP on app_publish) or a domain name',
+            id="bad-domain",
+        ),
+        pytest.param(
+            {"app_env": GOOD_ENV, "app_container_memory": "lots"},
+            "app : Check the container limits",
+            "app_container_memory must be a size such as 512m or 1g",
+            id="bad-limit",
         ),
         pytest.param(
             {"app_env": {**GOOD_ENV, "LOG_LEVL": "DEBUG"}},
@@ -100,7 +112,8 @@ def test_good_settings_pass_preflight(inventory, tmp_path):
         ),
         pytest.param(
             {"app_env": GOOD_ENV, "app_image_source": "ftp"},
-            "app : Validating arguments against arg spec 'main' - Deploy the app container",
+            "app : Validating arguments against arg spec 'main' - "
+            "Deploy the app behind its proxy, the swap one transaction on the host",
             "app_image_source",
             id="bad-choice",
         ),
@@ -119,13 +132,13 @@ def test_bad_inventory_fails_in_preflight_without_changes(inventory, tmp_path, v
 
 @pytest.mark.parametrize("playbook", ["backup.yml", "restore.yml", "rollback.yml"])
 def test_operations_on_a_host_never_deployed_are_refused_without_changes(inventory, tmp_path, playbook):
-    # They all take the deploy lock first; with no release directory that must say "deploy first",
-    # not report the failed lock write as another run holding the lock.
+    # Each says "deploy first" before it installs or changes anything.
     variables = {"app_env": GOOD_ENV, "backup_restore_source": "file", "backup_restore_file": "/root/x.db"}
     result = deploy(inventory, tmp_path, variables, playbook=playbook)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
-    assert f"The app was never deployed on {HOST} (no /app/releases)" in output, output
-    assert "holds the deploy lock" not in output
+    assert f"The app was never deployed on {HOST} (no /etc/webapp/app.json)" in output, output
+    program = subprocess.run(["docker", "exec", HOST, "test", "-e", "/usr/local/sbin/webappctl"], check=False)
+    assert program.returncode != 0, "the program was installed"
     assert re.search(r"changed=0\s", result.stdout), output
     assert not host_has_app_tree()

@@ -5,7 +5,6 @@ unexpected status or a connection error is a failure, recorded with when it happ
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 import uuid
@@ -38,7 +37,8 @@ class Load:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._names = (f"load-{uuid.uuid4().hex[:6]}-{n}" for n in itertools.count())
+        self._prefix = f"load-{uuid.uuid4().hex[:6]}"
+        self._count = 0
         self._started = 0.0
 
     def __enter__(self) -> Load:
@@ -58,6 +58,11 @@ class Load:
         for thread in self._threads:
             thread.join(timeout=60)
 
+    def _name(self) -> str:
+        with self._lock:
+            self._count += 1
+            return f"{self._prefix}-{self._count}"
+
     def _loop(self, role: str) -> None:
         session = requests.Session()
         session.headers.update(self.headers)
@@ -65,22 +70,11 @@ class Load:
         while not self._stop.is_set() and time.monotonic() < deadline:
             began = time.monotonic()
             try:
-                if role == "write":
-                    name = next(self._names)
-                    response = session.post(f"{self.url}/api/items", json={"name": name, "data": {"n": 1}}, timeout=45)
-                    ok = response.status_code == 201
-                    if ok:
-                        with self._lock:
-                            self.acknowledged[response.json()["id"]] = name
-                else:
-                    with self._lock:
-                        known = next(iter(self.acknowledged), None)
-                    path = f"/api/items/{known}" if known else "/health"
-                    response = session.get(f"{self.url}{path}", timeout=45)
-                    ok = response.status_code == 200
-                what = f"HTTP {response.status_code}: {response.text[:200]}"
+                ok, what = self._one(session, role)
             except requests.RequestException as exc:
                 ok, what = False, f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - a crashed thread must show as a failure, not vanish
+                ok, what = False, f"load generator error {type(exc).__name__}: {exc}"
             elapsed = time.monotonic() - began
             with self._lock:
                 self.requests_sent += 1
@@ -88,6 +82,24 @@ class Load:
                 if not ok:
                     self.failures.append(Failure(began - self._started, role, what))
             time.sleep(self.pause)
+
+    def _one(self, session: requests.Session, role: str) -> tuple[bool, str]:
+        if role == "write":
+            name = self._name()
+            response = session.post(
+                f"{self.url}/api/items", json={"name": name, "data": {"n": 1}}, timeout=45
+            )
+            ok = response.status_code == 201
+            if ok:
+                with self._lock:
+                    self.acknowledged[response.json()["id"]] = name
+        else:
+            with self._lock:
+                known = next(iter(self.acknowledged), None)
+            path = f"/api/items/{known}" if known else "/health"
+            response = session.get(f"{self.url}{path}", timeout=45)
+            ok = response.status_code == 200
+        return ok, f"HTTP {response.status_code}: {response.text[:200]}"
 
     def report(self) -> str:
         return (

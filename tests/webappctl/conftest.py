@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import images
 import pytest
 from ctlhost import CtlHost
+
+import images
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,9 @@ def test_images() -> None:
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, test_images: None) -> Iterator[CtlHost]:
+def host(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, test_images: None
+) -> Iterator[CtlHost]:
     tag = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:12].replace("_", "")
     the_host = CtlHost(tmp_path_factory.mktemp("ctl"), tag).up()
     try:

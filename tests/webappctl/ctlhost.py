@@ -88,7 +88,9 @@ class CtlHost:
         if names:
             docker("rm", "-f", "-v", *names, check=False)
         docker("network", "rm", self.name, check=False)
-        tags = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", self.name, check=False).stdout.split()
+        tags = docker(
+            "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", self.name, check=False
+        ).stdout.split()
         if tags:
             docker("image", "rm", *tags, check=False)
 
@@ -117,9 +119,16 @@ class CtlHost:
             "keep_images": 2,
             "network": self.name,
             "health_timeout": 20,
-            "container": {"name": f"{self.name}-app", "stop_timeout": 20, "limits": {"memory": "512m", "pids": 256}},
+            "container": {
+                "name": f"{self.name}-app",
+                "stop_timeout": 20,
+                "limits": {"memory": "512m", "pids": 256},
+            },
             "oneoff": {"memory": "256m", "pids": 64},
-            "proxy": {"container": f"{self.name}-proxy", "upstream_file": str(root / "proxy/upstream/upstream")},
+            "proxy": {
+                "container": f"{self.name}-proxy",
+                "upstream_file": str(root / "proxy/upstream/upstream"),
+            },
             "lock_wait": 5,
             **self.extra_config,
             **changes,
@@ -135,7 +144,12 @@ class CtlHost:
 
     def settings(self, **extra: str) -> Path:
         path = self.base / "staged.env"
-        lines = {"SECRET_KEY": SECRET, "LOG_LEVEL": "INFO", "DATABASE_URL": "sqlite:////app/data/app.db", **extra}
+        lines = {
+            "SECRET_KEY": SECRET,
+            "LOG_LEVEL": "INFO",
+            "DATABASE_URL": "sqlite:////app/data/app.db",
+            **extra,
+        }
         path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
         path.chmod(0o600)
         return path
@@ -158,7 +172,15 @@ class CtlHost:
 
     def deploy(self, image: str, *, fault: str | None = None, **settings: str) -> Outcome:
         ref = image if image.startswith(self.name) else self.tag(image)
-        return self.ctl("deploy", "--image", ref, "--settings", str(self.settings(**settings)), "--foreground", fault=fault)
+        return self.ctl(
+            "deploy",
+            "--image",
+            ref,
+            "--settings",
+            str(self.settings(**settings)),
+            "--foreground",
+            fault=fault,
+        )
 
     # --- observing -----------------------------------------------------------------------------------
     @property

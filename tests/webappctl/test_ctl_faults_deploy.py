@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import images
 import pytest
 from ctlhost import CtlHost
 from load import Load
-
 from webappctl_steps import FORWARD, UNDO
+
+import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -28,7 +28,9 @@ def other(host: CtlHost) -> str:
 
 
 @pytest.mark.parametrize("boundary", [f"{when}:{step}" for step in FORWARD for when in ("before", "after")])
-def test_a_deploy_killed_at_any_step_is_finished_by_the_next_run(host: CtlHost, boundary: str, tmp_path: Path):
+def test_a_deploy_killed_at_any_step_is_finished_by_the_next_run(
+    host: CtlHost, boundary: str, tmp_path: Path
+):
     target = other(host)
     with Load(host.url) as load:
         killed = host.deploy(target, fault=boundary)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import images
 import pytest
 from ctlhost import CtlHost
 from load import Load
-
 from webappctl_steps import FORWARD
+
+import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -22,7 +22,9 @@ def deployed(host: CtlHost) -> None:
 
 
 @pytest.mark.parametrize("boundary", [f"{when}:{step}" for step in FORWARD for when in ("before", "after")])
-def test_a_restore_killed_at_any_step_is_finished_by_the_next_run(host: CtlHost, boundary: str, tmp_path: Path):
+def test_a_restore_killed_at_any_step_is_finished_by_the_next_run(
+    host: CtlHost, boundary: str, tmp_path: Path
+):
     import hostkit
 
     hostkit.post_item(host.url, f"before-backup-{boundary}", {})

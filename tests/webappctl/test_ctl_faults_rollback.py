@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import images
 import pytest
 from ctlhost import CtlHost
 from load import Load
-
 from webappctl_steps import FORWARD
+
+import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 BOUNDARIES = [f"{when}:{step}" for step in FORWARD for when in ("before", "after")]
@@ -32,7 +32,9 @@ def forward(host: CtlHost) -> str:
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_a_rollback_killed_at_any_step_is_finished_by_the_next_run(host: CtlHost, boundary: str, tmp_path: Path):
+def test_a_rollback_killed_at_any_step_is_finished_by_the_next_run(
+    host: CtlHost, boundary: str, tmp_path: Path
+):
     back_to = forward(host)
     with Load(host.url) as load:
         killed = host.ctl("rollback", "--foreground", fault=boundary)
@@ -47,7 +49,9 @@ def test_a_rollback_killed_at_any_step_is_finished_by_the_next_run(host: CtlHost
     assert host.lock_free()
 
 
-@pytest.mark.parametrize("boundary", ["before:place_db", "after:place_db", "after:start_incoming", "after:switch"])
+@pytest.mark.parametrize(
+    "boundary", ["before:place_db", "after:place_db", "after:start_incoming", "after:switch"]
+)
 def test_a_rollback_with_its_database_killed_mid_swap_keeps_every_write(
     host: CtlHost, boundary: str, tmp_path: Path
 ):
@@ -65,6 +69,8 @@ def test_a_rollback_with_its_database_killed_mid_swap_keeps_every_write(
     aside = recovered.result["result"]["backup"]["path"]
     kept = set(live) | set(host.backup_items(Path(aside), tmp_path))
     missing = set(load.acknowledged) - kept
-    assert not missing, f"acknowledged writes neither live nor in the backup of the replaced database: {missing}"
+    assert not missing, (
+        f"acknowledged writes neither live nor in the backup of the replaced database: {missing}"
+    )
     assert set(host.backup_items(paired, tmp_path)) <= set(live), "the live database is not the paired backup"
     assert host.lock_free()

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import images
 import pytest
 from ctlhost import SECRET, CtlHost
+
+import images
 
 pytestmark = [pytest.mark.docker]
 
@@ -83,3 +84,59 @@ def host_post(host: CtlHost, name: str) -> str:
     import hostkit
 
     return hostkit.post_item(host.url, name, {"by": "ctl-test"})
+
+
+def test_rollback_is_refused_across_a_schema_change(host: CtlHost):
+    assert host.deploy(images.V2).state == "committed"
+    assert host.deploy(images.AHEAD).state == "committed"
+    refused = host.ctl("rollback", "--foreground", "--host", "the-host")
+    assert refused.rc == 2 and refused.state == "refused", refused
+    for expected in (
+        "refusing to roll back the-host to ",
+        "the database is at schema revision 0002 but that release ran at revision 0001",
+        "Restore the backup paired with it as well",
+        "rollback_restore_database=true",
+        "Nothing was changed",
+    ):
+        assert expected in refused.message, refused.message
+    assert host.health()["version"] == "v3-ahead"
+
+
+def test_rollback_with_the_paired_database_sets_the_newer_data_aside(host: CtlHost, tmp_path: Path):
+    since = host_post(host, "written-under-ahead")
+    outcome = host.ctl("rollback", "--restore-database", "--foreground")
+    assert outcome.rc == 0 and outcome.state == "committed", outcome
+    assert host.health()["version"] == "v2"
+    assert "Database restored from " in outcome.message and "the replaced one is kept as " in outcome.message
+    assert since not in host.db_items(tmp_path)
+    pre_rollback = Path(outcome.result["result"]["backup"]["path"])
+    assert since in host.backup_items(pre_rollback, tmp_path), "the writes made since are not kept"
+
+
+def test_a_failed_migration_is_undone_with_the_database(host: CtlHost, tmp_path: Path):
+    before = host.db_items(tmp_path)
+    outcome = host.deploy(images.AHEAD_BROKEN)
+    assert outcome.state == "undone", outcome
+    assert "the database was restored from the copy taken before the swap" in outcome.message
+    assert host.health()["revision"] == "0001"
+    assert host.db_items(tmp_path) == before
+
+
+def test_a_deploy_onto_a_volume_whose_database_was_removed_is_refused_naming_the_backup(host: CtlHost):
+    taken = host.ctl("backup")
+    assert taken.rc == 0, taken
+    data = host.root / "data"
+    moved = host.base / "moved-away"
+    moved.mkdir()
+    for path in data.glob("app.db*"):
+        path.rename(moved / path.name)
+    try:
+        refused = host.deploy(images.V1)
+        assert refused.rc == 2 and refused.state == "refused", refused
+        assert f"the database {data / 'app.db'} is missing, but this data volume held one" in refused.message
+        assert f"restore the newest backup, {taken.result['path']}" in refused.message
+        assert not (data / "app.db").exists(), "an empty database was created"
+    finally:
+        for path in moved.iterdir():
+            path.rename(data / path.name)
+    assert host.health()["version"] == "v2"

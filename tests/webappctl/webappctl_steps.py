@@ -8,6 +8,6 @@ import hostkit
 
 sys.path.insert(0, str(hostkit.ROOT / "roles" / "webappctl" / "files"))
 
-from webappctl.swap import FORWARD, UNDO  # noqa: E402
+from webappctl.swap import FORWARD, UNDO
 
 __all__ = ["FORWARD", "UNDO"]

@@ -42,7 +42,9 @@ def _staging(cfg: Config, target: Path) -> Path:
     return staging
 
 
-def take(cfg: Config, subdir: str = "", keep: int | None = None, data_dir: Path | None = None) -> dict[str, Any]:
+def take(
+    cfg: Config, subdir: str = "", keep: int | None = None, data_dir: Path | None = None
+) -> dict[str, Any]:
     """One new consistent, verified backup in the backup directory (root, 0600, with a .sha256),
     then older ones pruned to `keep`."""
     db = cfg.db_file
@@ -52,7 +54,9 @@ def take(cfg: Config, subdir: str = "", keep: int | None = None, data_dir: Path 
         )
     source_dir = data_dir or cfg.data
     if not (source_dir / cfg.db_name).is_file():
-        raise BackupError(f"no database at {source_dir / cfg.db_name}: nothing to back up (has the app ever started?)")
+        raise BackupError(
+            f"no database at {source_dir / cfg.db_name}: nothing to back up (has the app ever started?)"
+        )
     target = Path(cfg.backup.dir) / subdir if subdir else Path(cfg.backup.dir)
     image = deployed_image(cfg)
     label = releases.label_of(image)

@@ -102,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         scheduled = args.command == "backup" and args.defer is not None
         if (args.command == "recover" or scheduled) and not (config.CONFIG_DIR / "app.json").exists():
             # Installed by configure.yml before the first deploy: nothing to do yet, not a failure.
-            print(json.dumps({"state": "unchanged", "changed": False, "message": "the app is not deployed here yet"}))
+            print(
+                json.dumps(
+                    {"state": "unchanged", "changed": False, "message": "the app is not deployed here yet"}
+                )
+            )
             return 0
         cfg = config.load()
         if args.command in ("deploy", "rollback", "restore"):

@@ -27,9 +27,10 @@ def exists(cfg: Config) -> bool:
     return bool(cfg.db_file and cfg.db_file.is_file())
 
 
-def had_database(cfg: Config, recorded_revision: str | None) -> bool:
+def had_database(cfg: Config, recorded: object) -> bool:
+    """The app's marker is there, or the release record says the last swap left a database."""
     found = marker(cfg)
-    return bool(recorded_revision) or bool(found and found.exists())
+    return bool(recorded) or bool(found and found.exists())
 
 
 def newest_backup(cfg: Config) -> Path | None:

@@ -59,7 +59,7 @@ def _guard(cfg: Config, action: str) -> None:
     if (
         cfg.db_file
         and not dbfiles.exists(cfg)
-        and dbfiles.had_database(cfg, releases.current(cfg).get("revision"))
+        and dbfiles.had_database(cfg, releases.current(cfg).get("database"))
     ):
         newest = dbfiles.newest_backup(cfg)
         found = marker = dbfiles.marker(cfg)

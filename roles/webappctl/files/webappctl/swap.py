@@ -248,6 +248,8 @@ class Swap:
             "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "by": self.txn.kind,
             "txn": self.txn.id,
+            # From now on a missing database is an accident, never a first start.
+            "database": bool(cur.get("database")) or dbfiles.exists(self.cfg),
         }
         backup = self.facts.get("backup") or {}
         paired = {"backup": backup["path"], "revision": backup.get("revision")} if backup else {}
