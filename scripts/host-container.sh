@@ -12,6 +12,7 @@
 # WAIT_SECONDS (default 90) bounds the wait for ssh.
 # HOST_DEVICE_RULE (e.g. 'b 7:* rmw') is passed as --device-cgroup-rule: tests use it to let the host
 # open loop devices that they plug in as attached disks.
+# HOST_PUBLISH (e.g. '127.0.0.1:18443:443 127.0.0.1:18081:80') publishes more ports, for HTTPS tests.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +61,7 @@ up() {
     docker rm -f "$name" >/dev/null 2>&1 || true
     local publish=(-p "127.0.0.1:$ssh_port:22")
     [ -n "$app_port" ] && publish+=(-p "127.0.0.1:$app_port:8000")
+    for extra in ${HOST_PUBLISH:-}; do publish+=(-p "$extra"); done
     local devices=()
     [ -n "${HOST_DEVICE_RULE:-}" ] && devices+=(--device-cgroup-rule "$HOST_DEVICE_RULE")
     # --privileged is refused on these machines (CAP_SYS_RESOURCE is not granted): add every other

@@ -1,186 +1,153 @@
-"""What the deploy transaction tests use to act on and observe their host: the host container
-webapp-deploy-test (ssh 127.0.0.1:2228, the app on 127.0.0.1:18088), the playbooks run against it,
-the test images, the release records and the app's data.
-
-Images, built by the `site` fixture (conftest.py): webapp:test-v1 and webapp:test-v2
-(scripts/build-image.sh with VERSION), a broken release whose entrypoint prints the secret and exits
-1, an "ahead" release whose Alembic has one more revision than v1/v2 know, and an "ahead-broken"
-release that applies that migration and then exits 1."""
+"""What the host deploy tests use: a Debian 12 systemd container reached over ssh
+(scripts/host-container.sh), an inventory for it, the playbooks run against it, and observations
+of the host (through the engine: observations, not actions)."""
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
+import signal
 import subprocess
+import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import hostkit
 import pytest
+import yaml
 from hostkit import ROOT, VENV_BIN
 
-HOST = "webapp-deploy-test"
-SSH_PORT = 2228
-APP_PORT = 18088
-APP = f"http://127.0.0.1:{APP_PORT}"
-SECRET = f"deploy-test-secret-{uuid.uuid4().hex[:12]}"
+SECRET = f"deploy-test-secret-{uuid.uuid4().hex}"
 CONTAINER = "webapp"
 RELEASES = "/app/releases"
-LOCK = f"{RELEASES}/.deploy.lock"
-KEEP = 2
-V1, V2, BROKEN, AHEAD = "webapp:test-v1", "webapp:test-v2", "webapp:test-broken", "webapp:test-ahead"
-AHEAD_BROKEN = "webapp:test-ahead-broken"
-IMAGES = [V1, V2, BROKEN, AHEAD, AHEAD_BROKEN]
-
-BROKEN_DOCKERFILE = f"""FROM {V2}
-ENV APP_VERSION=broken
-ENTRYPOINT ["/bin/sh", "-c", \\
-  "echo \\"broken release: refusing to start (SECRET_KEY=$SECRET_KEY)\\" >&2; exit 1"]
-"""
-AHEAD_DOCKERFILE = f"""FROM {V2}
-ENV APP_VERSION=v3-ahead
-COPY 0002_ahead.py /app/app/migrations/versions/0002_ahead.py
-"""
-AHEAD_MIGRATION = '''"""A table the earlier releases do not know.
-
-Revision ID: 0002
-Revises: 0001
-"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
-def upgrade():
-    op.create_table("ahead_notes", sa.Column("id", sa.Integer, primary_key=True))
+@dataclass
+class Host:
+    name: str
+    ssh_port: int
+    app_port: int
+    publish: str = ""
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
 
-def downgrade():
-    op.drop_table("ahead_notes")
-'''
-# Migrates the database to 0002 (as the real entrypoint does first), then fails to start.
-AHEAD_BROKEN_DOCKERFILE = f"""FROM {AHEAD}
-ENV APP_VERSION=ahead-broken
-ENTRYPOINT ["/bin/sh", "-c", \\
-  "python -m app.migrate && echo 'ahead-broken release: migrated, refusing to start' >&2; exit 1"]
-"""
+    def up(self) -> None:
+        hostkit.host_up(self.name, self.ssh_port, self.app_port, publish=self.publish)
 
+    def down(self) -> None:
+        hostkit.host_down(self.name)
 
-# --- the host and the controller ------------------------------------------------------------------
+    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", "exec", self.name, *command], capture_output=True, text=True, check=check, timeout=120
+        )
 
+    def inspect(self, container: str = CONTAINER) -> dict[str, Any]:
+        return json.loads(self.run("docker", "inspect", container).stdout)[0]
 
-def on_host(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command on the test host (through the engine: these are observations, not actions)."""
-    return subprocess.run(["docker", "exec", HOST, *command], capture_output=True, text=True, check=check)
+    def running_image(self) -> str:
+        return self.run("docker", "inspect", "-f", "{{.Image}}", CONTAINER).stdout.strip()
 
+    def release(self, name: str) -> dict[str, Any] | None:
+        found = self.run("cat", f"{RELEASES}/{name}.json", check=False)
+        return json.loads(found.stdout) if found.returncode == 0 else None
 
-def host_file(path: str) -> bytes:
-    return subprocess.run(["docker", "exec", HOST, "cat", path], capture_output=True, check=True).stdout
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.run("/usr/local/sbin/webappctl", "status").stdout)
 
+    def lock_free(self) -> bool:
+        status = self.status()
+        return status["lock"] == "free" and status["open_transaction"] is None
 
-def put_host_file(path: str, content: bytes) -> None:
-    subprocess.run(["docker", "exec", "-i", HOST, "sh", "-c", f"cat > {path}"], input=content, check=True)
+    def wait_healthy(self, timeout: float = 30) -> float:
+        started = time.monotonic()
+        hostkit.wait_healthy(self.url, timeout=timeout, interval=0.2, diagnose=self.diagnose)
+        return time.monotonic() - started
 
+    def diagnose(self) -> str:
+        ps = self.run("docker", "ps", "-a", check=False).stdout
+        units = self.run("sh", "-c", "journalctl -u 'webappctl*' --no-pager -n 40", check=False).stdout
+        return f"containers:\n{ps}\nwebappctl journal:\n{units}"
 
-def image_id(ref: str) -> str:
-    return subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    def db_items(self, tmp_path: Path) -> dict[str, str]:
+        return hostkit.db_items(self.name, "/app/data/app.db", tmp_path)
 
+    def wait_for(self, path: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.run("test", "-e", path, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{path} did not appear on {self.name} within {timeout}s:\n{self.diagnose()}")
+            time.sleep(0.2)
 
-def running_image() -> str:
-    return on_host("docker", "inspect", "-f", "{{.Image}}", CONTAINER).stdout.strip()
-
-
-def started_at() -> str:
-    return on_host("docker", "inspect", "-f", "{{.State.StartedAt}}", CONTAINER).stdout
-
-
-def release(name: str) -> dict | None:
-    found = on_host("cat", f"{RELEASES}/{name}.json", check=False)
-    return json.loads(found.stdout) if found.returncode == 0 else None
-
-
-def records() -> dict[str, dict | None]:
-    return {name: release(name) for name in ("current", "previous")}
-
-
-def wait_healthy(timeout: float = 60) -> None:
-    hostkit.wait_healthy(APP, timeout=timeout, interval=0.3)
-
-
-def build(tag: str, dockerfile: str, files: dict[str, str], where: Path) -> None:
-    where.mkdir()
-    (where / "Dockerfile").write_text(dockerfile)
-    for name, text in files.items():
-        (where / name).write_text(text)
-    subprocess.run(["docker", "build", "-q", "-t", tag, str(where)], check=True, capture_output=True)
-
-
-def build_images(work: Path) -> None:
-    for tag, version in ((V1, "v1"), (V2, "v2")):
+    def restart(self) -> None:
+        """A reboot: the container (systemd, dockerd, the app's containers) stops and starts."""
         subprocess.run(
-            [str(ROOT / "scripts" / "build-image.sh"), tag], env={**os.environ, "VERSION": version},
-            check=True, timeout=900, capture_output=True,
+            ["docker", "restart", "-t", "5", self.name], check=True, capture_output=True, timeout=120
+        )
+        subprocess.run(
+            [str(ROOT / "scripts" / "host-container.sh"), "wait", self.name, str(self.ssh_port)],
+            check=True, capture_output=True, timeout=180,
         )  # fmt: skip
-    build(BROKEN, BROKEN_DOCKERFILE, {}, work / "broken")
-    build(AHEAD, AHEAD_DOCKERFILE, {"0002_ahead.py": AHEAD_MIGRATION}, work / "ahead")
-    build(AHEAD_BROKEN, AHEAD_BROKEN_DOCKERFILE, {}, work / "ahead-broken")
 
 
 @dataclass
 class Site:
     inventory: Path
 
-    def play(
-        self, playbook: str, *flags: str, check: bool = True, **extra: object
-    ) -> subprocess.CompletedProcess[str]:
-        """ansible-playbook PLAYBOOK [FLAGS] [-e EXTRA as JSON]; fails the test unless it succeeds
-        (check=False returns the failure to look at). .output is stdout and stderr."""
-        playbook_path = ROOT / "playbooks" / playbook
-        cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook_path), *flags]
-        if extra:
-            cmd += ["-e", json.dumps(extra)]
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=hostkit.ansible_env(), capture_output=True, text=True, timeout=600, check=False
+    @classmethod
+    def write(cls, where: Path, host: Host, **variables: Any) -> Site:
+        inventory = where / "hosts.yml"
+        local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        webapp_vars = {
+            "app_image_source": "archive",
+            "app_image_archive_dir": str(where / "archives"),
+            "app_env": {"SECRET_KEY": SECRET},
+            "app_health_timeout": 20,
+            "app_keep_images": 2,
+            **variables,
+        }
+        inventory.write_text(
+            yaml.safe_dump(
+                {
+                    "all": {"hosts": {"localhost": local}},
+                    "webapp": {"hosts": {host.name: hostkit.host_vars(host.ssh_port)}, "vars": webapp_vars},
+                }
+            )
         )
+        return cls(inventory)
+
+    def command(self, playbooks: tuple[str, ...], flags: tuple[str, ...], extra: dict[str, Any]) -> list[str]:
+        cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory)]
+        cmd += [str(ROOT / "playbooks" / book) for book in playbooks] + list(flags)
+        return cmd + (["-e", json.dumps(extra)] if extra else [])
+
+    def play(self, *playbooks: str, flags: tuple[str, ...] = (), check: bool = True, **extra: Any):
+        """ansible-playbook PLAYBOOKS [FLAGS] [-e EXTRA]; fails the test unless it succeeds (check=False
+        returns the failure to look at). .output is stdout and stderr."""
+        proc = subprocess.run(
+            self.command(playbooks, flags, extra),
+            cwd=ROOT, env=hostkit.ansible_env(), capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
         proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
         if check and proc.returncode != 0:
-            pytest.fail(f"{playbook} {extra} failed ({proc.returncode}):\n{proc.output[-6000:]}")
+            pytest.fail(f"{playbooks} {extra} failed ({proc.returncode}):\n{proc.output[-6000:]}")
         return proc
 
-
-# --- the data -------------------------------------------------------------------------------------
-
-
-def post(name: str, data: dict | None = None) -> str:
-    return hostkit.post_item(APP, name, data or {"by": "deploy-test"})
-
-
-def served() -> dict[str, str]:
-    """Every item the app serves, id -> name."""
-    return {item["id"]: item["name"] for item in hostkit.served_items(APP)}
+    def start(self, *playbooks: str, **extra: Any) -> subprocess.Popen[str]:
+        """The same, in the background (to be killed)."""
+        return subprocess.Popen(
+            self.command(playbooks, (), extra), cwd=ROOT, env=hostkit.ansible_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
 
 
-def db_items(path: str, tmp_path: Path) -> dict[str, str]:
-    """The items inside a database file on the host (with its -wal, if any), id -> name."""
-    return hostkit.db_items(HOST, path, tmp_path)
+def kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the controller: ansible-playbook and everything it started (its ssh connections)."""
+    import os
 
-
-def db_revision(path: str, tmp_path: Path) -> str:
-    """The Alembic revision of a database file on the host (with its -wal), read from a copy."""
-    with sqlite3.connect(hostkit.db_copy(HOST, path, tmp_path / "revision")) as conn:
-        return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-
-
-def assert_items_kept(expected: dict[str, str]) -> None:
-    now = served()
-    missing = {key: name for key, name in expected.items() if now.get(key) != name}
-    assert not missing, f"items lost: {missing}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)

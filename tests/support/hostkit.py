@@ -28,11 +28,14 @@ def ensure_image(tag: str = "webapp:local") -> None:
         subprocess.run([str(ROOT / "scripts" / "build-image.sh"), tag], check=True, timeout=900)
 
 
-def host_up(name: str, ssh_port: int, app_port: int | None = None, device_rule: str = "") -> None:
+def host_up(
+    name: str, ssh_port: int, app_port: int | None = None, device_rule: str = "", publish: str = ""
+) -> None:
     """A Debian 12 systemd host container (scripts/host-container.sh), ready for ssh. `device_rule`
-    (a devices-cgroup rule such as 'b 7:* rmw') lets it open block devices the test plugs in."""
+    (a devices-cgroup rule such as 'b 7:* rmw') lets it open block devices the test plugs in;
+    `publish` adds port mappings ('127.0.0.1:18443:443 ...')."""
     ports = [str(ssh_port), *([str(app_port)] if app_port else [])]
-    env = {**os.environ, "HOST_DEVICE_RULE": device_rule}
+    env = {**os.environ, "HOST_DEVICE_RULE": device_rule, "HOST_PUBLISH": publish}
     subprocess.run([str(HOST_SCRIPT), "up", name, *ports], check=True, timeout=300, env=env)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import hostkit
 
 BASE = "webapp:local"
+PROXY = "webapp-proxy:2.11.7"
 V1, V2 = "webapp:test-v1", "webapp:test-v2"
 BROKEN, UNHEALTHY = "webapp:test-broken", "webapp:test-unhealthy"
 AHEAD, AHEAD_BROKEN = "webapp:test-ahead", "webapp:test-ahead-broken"
@@ -66,6 +67,12 @@ RECIPES: dict[str, tuple[str, dict[str, str]]] = {
         {},
     ),
 }
+
+
+def ensure_proxy() -> None:
+    """The reverse proxy image (scripts/build-proxy-image.sh), unless the engine has it."""
+    if subprocess.run(["docker", "image", "inspect", PROXY], capture_output=True).returncode != 0:
+        subprocess.run([str(hostkit.ROOT / "scripts" / "build-proxy-image.sh")], check=True, timeout=900)
 
 
 def ensure(*tags: str) -> None:

@@ -20,14 +20,10 @@ import hostkit
 import jinja2
 import requests
 
+import images
+
 PROGRAM = hostkit.ROOT / "roles" / "webappctl" / "files"
-PROXY_IMAGE = "webapp-proxy:2.11.7"
 SECRET = f"ctl-test-secret-{uuid.uuid4().hex}"
-
-
-def ensure_proxy_image() -> None:
-    if subprocess.run(["docker", "image", "inspect", PROXY_IMAGE], capture_output=True).returncode != 0:
-        subprocess.run([str(hostkit.ROOT / "scripts" / "build-proxy-image.sh")], check=True, timeout=900)
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -62,7 +58,7 @@ class CtlHost:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def up(self) -> CtlHost:
-        ensure_proxy_image()
+        images.ensure_proxy()
         for sub in ("data", "releases", "backups", "proxy/upstream", "proxy/data"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chown(self.root / "data", 10001, 10001)
@@ -78,7 +74,7 @@ class CtlHost:
             "run", "-d", "--name", f"{self.name}-proxy", "--network", self.name, "-p", "127.0.0.1::8080",
             "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--tmpfs", "/tmp",
             "-v", f"{caddyfile}:/etc/caddy/Caddyfile:ro", "-v", f"{self.root / 'proxy/upstream'}:/run/webapp:ro",
-            "-v", f"{self.root / 'proxy/data'}:/data", "--tmpfs", "/config", PROXY_IMAGE,
+            "-v", f"{self.root / 'proxy/data'}:/data", "--tmpfs", "/config", images.PROXY,
         )  # fmt: skip
         self.port = int(docker("port", f"{self.name}-proxy", "8080/tcp").stdout.split(":")[-1])
         return self
