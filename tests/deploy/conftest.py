@@ -4,8 +4,7 @@ project's playbooks) and the test images."""
 from __future__ import annotations
 
 import pytest
-
-import images
+import testimages as images
 
 
 @pytest.fixture(scope="session", autouse=True)

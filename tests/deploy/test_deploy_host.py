@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import testimages as images
 from deploy_helpers import SECRET, Host, Site
 from load import Load
-
-import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

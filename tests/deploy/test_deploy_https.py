@@ -8,9 +8,9 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
-import images
 import pytest
 import requests
+import testimages as images
 from deploy_helpers import Host, Site
 from requests.adapters import HTTPAdapter
 

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import testimages as images
 from deploy_helpers import Host, Site, kill
 from load import Load
-
-import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

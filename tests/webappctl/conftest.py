@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import testimages as images
 from ctlhost import CtlHost
-
-import images
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,7 @@ from typing import Any
 import hostkit
 import jinja2
 import requests
-
-import images
+import testimages as images
 
 PROGRAM = hostkit.ROOT / "roles" / "webappctl" / "files"
 SECRET = f"ctl-test-secret-{uuid.uuid4().hex}"
@@ -62,7 +61,7 @@ class CtlHost:
         for sub in ("data", "releases", "backups", "proxy/upstream", "proxy/data"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chown(self.root / "data", 10001, 10001)
-        os.chmod(self.root / "data", 0o750)
+        os.chmod(self.root / "data", 0o750)  # noqa: S103 - as the app role leaves it
         os.chown(self.root / "proxy" / "data", 10002, 10002)
         (self.root / "proxy" / "upstream" / "upstream").write_text("127.0.0.1")
         self.config_dir.mkdir(exist_ok=True)
@@ -73,7 +72,8 @@ class CtlHost:
         docker(
             "run", "-d", "--name", f"{self.name}-proxy", "--network", self.name, "-p", "127.0.0.1::8080",
             "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--tmpfs", "/tmp",
-            "-v", f"{caddyfile}:/etc/caddy/Caddyfile:ro", "-v", f"{self.root / 'proxy/upstream'}:/run/webapp:ro",
+            "-v", f"{caddyfile}:/etc/caddy/Caddyfile:ro",
+            "-v", f"{self.root / 'proxy/upstream'}:/run/webapp:ro",
             "-v", f"{self.root / 'proxy/data'}:/data", "--tmpfs", "/config", images.PROXY,
         )  # fmt: skip
         self.port = int(docker("port", f"{self.name}-proxy", "8080/tcp").stdout.split(":")[-1])

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import testimages as images
 from ctlhost import CtlHost
 from load import Load
 from webappctl_steps import FORWARD, UNDO
-
-import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import testimages as images
 from ctlhost import CtlHost
 from load import Load
 from webappctl_steps import FORWARD
-
-import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 BOUNDARIES = [f"{when}:{step}" for step in FORWARD for when in ("before", "after")]

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import testimages as images
 from ctlhost import PROGRAM, CtlHost
-
-import images
 
 pytestmark = [pytest.mark.docker]
 
@@ -77,7 +76,10 @@ def test_a_lock_whose_holder_is_gone_is_taken_over_saying_so(host: CtlHost):
 
 def test_a_live_holder_silent_past_its_lease_is_stopped_and_taken_over(host: CtlHost):
     # A holder whose last progress is older than its lease (here: an hour ago, lease 60 s).
-    stale = "import json; p=Path({!r}); r=json.loads(p.read_text()); r['progress_epoch']-=3600; p.write_text(json.dumps(r))"
+    stale = (
+        "import json; p = Path({!r}); r = json.loads(p.read_text()); "
+        "r['progress_epoch'] -= 3600; p.write_text(json.dumps(r))"
+    )
     after = stale.format(str(host.root / "releases" / "lock.json"))
     with held(host, 300, lease=60, after=after) as holder:
         host.write_config(lock_lease=60)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import hostkit
 import pytest
+import testimages as images
 from ctlhost import CtlHost
-
-import images
 
 pytestmark = [pytest.mark.docker]
 

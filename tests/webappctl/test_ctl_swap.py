@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import testimages as images
 from ctlhost import SECRET, CtlHost
-
-import images
 
 pytestmark = [pytest.mark.docker]
 

@@ -57,13 +57,15 @@ RECIPES: dict[str, tuple[str, dict[str, str]]] = {
         {},
     ),
     AHEAD: (
-        f"FROM {BASE}\nENV APP_VERSION=v3-ahead\nCOPY 0002_ahead.py /app/app/migrations/versions/0002_ahead.py\n",
+        f"FROM {BASE}\nENV APP_VERSION=v3-ahead\n"
+        "COPY 0002_ahead.py /app/app/migrations/versions/0002_ahead.py\n",
         {"0002_ahead.py": AHEAD_MIGRATION},
     ),
     AHEAD_BROKEN: (
         f"FROM {AHEAD}\nENV APP_VERSION=ahead-broken\n"
         'ENTRYPOINT ["/bin/sh", "-c", '
-        "\"python -m app.migrate && echo 'ahead-broken release: migrated, refusing to start' >&2; exit 1\"]\n",
+        "\"python -m app.migrate && echo 'ahead-broken release: migrated, refusing to start' >&2; "
+        'exit 1"]\n',
         {},
     ),
 }
