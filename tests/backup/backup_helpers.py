@@ -116,7 +116,6 @@ def deployed_site(
         "app_health_timeout": 90,
         "backup_aws_endpoint_url": endpoint,
         "backup_aws_region": "us-east-1",
-        "backup_restore_health_timeout": 30,
     }
     hosts = {host: hostkit.host_vars(ssh_port)}
     inventory.write_text(yaml.safe_dump({"webapp": {"hosts": hosts, "vars": {**base, **group_vars}}}))

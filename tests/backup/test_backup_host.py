@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,15 @@ APP = "http://127.0.0.1:18086"
 BUCKET = "webapp-backup-test"
 SECRET = f"backup-test-secret-{uuid.uuid4().hex[:8]}"
 BACKUP_DIR = "/app/backups"
-DEPLOY_LOCK = "/app/releases/.deploy.lock"
+WEBAPPCTL = "/usr/local/sbin/webappctl"
+# A process on the host holding its lock as a deploy would (the program's own Lock class), until killed.
+HOLD_LOCK = (
+    "rm -f /run/lock-held; nohup python3 -c \"import sys, time; "
+    "sys.path.insert(0, '/usr/local/lib/webappctl/webappctl.pyz'); from pathlib import Path; "
+    "from webappctl.lock import Lock; l = Lock(Path('/app/releases'), '{action}', '{owner}', 900); "
+    "l.acquire(0); open('/run/lock-held', 'w').close(); time.sleep(600)\" lock-holder-for-test "
+    ">/dev/null 2>&1 & for i in $(seq 50); do [ -e /run/lock-held ] && exit 0; sleep 0.1; done; exit 1"
+)
 
 
 # --- the host -------------------------------------------------------------------------------------
@@ -97,11 +106,18 @@ def newest_backup(subdir: str = "") -> str:
 
 
 def fresh_backup(site: Site) -> str:
-    """A backup taken now (the script when backup.yml has installed it, else the playbook)."""
-    if host("test", "-x", "/usr/local/sbin/webapp-backup", check=False).returncode == 0:
-        return json.loads(host("/usr/local/sbin/webapp-backup").stdout.splitlines()[-1])["path"]
-    site.play("backup.yml")
-    return newest_backup()
+    """A backup taken now with webappctl (the deploy installed it)."""
+    return json.loads(host(WEBAPPCTL, "backup").stdout.splitlines()[-1])["path"]
+
+
+@contextmanager
+def lock_held(action: str, owner: str) -> Iterator[None]:
+    taken = host("sh", "-c", HOLD_LOCK.format(action=action, owner=owner), check=False)
+    assert taken.returncode == 0, taken.stderr
+    try:
+        yield
+    finally:
+        host("pkill", "-f", "lock-holder-for-test", check=False)
 
 
 def db_state() -> dict[str, str]:
@@ -113,7 +129,8 @@ def db_state() -> dict[str, str]:
         check=True,
     ).stdout.strip()
     stat = host("stat", "-c", "%i %Y %s", "/app/data/app.db").stdout.strip()
-    return {"started": started, "stat": stat, "backups": host("ls", "-R", BACKUP_DIR, check=False).stdout}
+    backups = host("sh", "-c", f"ls -R {BACKUP_DIR} | grep -v '^$'", check=False).stdout
+    return {"started": started, "stat": stat, "backups": backups}
 
 
 def changed_tasks(output: str) -> list[str]:
@@ -172,25 +189,20 @@ def test_the_scheduled_backup_is_installed_and_runs(site: Site) -> None:
     assert '"integrity": "ok"' in journal
 
 
-def test_the_scheduled_backup_waits_while_the_deploy_lock_is_held(site: Site) -> None:
+def test_the_scheduled_backup_waits_while_a_change_holds_the_lock(site: Site) -> None:
     # A restore (or deploy, or rollback) holds the lock: the timer's backup must not read a database
     # that is being swapped. It waits, saying for whom, and runs once the lock is released.
-    site.play("backup.yml")
-    record = '{"action": "restore", "owner": "carol@ops", "started": "2026-11-25T10:00:00Z"}'
     before = newest_backup()
     time.sleep(1)  # backup names carry seconds
-    host("sh", "-c", f"printf '%s\\n' '{record}' > {DEPLOY_LOCK}")
-    try:
+    with lock_held("restore", "carol@ops"):
         host("systemctl", "start", "--no-block", "webapp-backup.service")
         deadline = time.monotonic() + 30
-        while "waiting: a restore by carol@ops" not in (journal := backup_journal()):
+        while "waiting for the lock: restore by carol@ops" not in (journal := backup_journal()):
             assert time.monotonic() < deadline, journal
             time.sleep(0.5)
         time.sleep(3)
         assert service_state() == "activating", backup_journal()
         assert newest_backup() == before
-    finally:
-        host("rm", "-f", DEPLOY_LOCK)
     deadline = time.monotonic() + 120
     while service_state() == "activating":
         assert time.monotonic() < deadline, backup_journal()
@@ -199,15 +211,11 @@ def test_the_scheduled_backup_waits_while_the_deploy_lock_is_held(site: Site) ->
     after = newest_backup()
     assert after != before
 
-    # A lock that outlives the wait: the backup fails, naming the holder and what to do; no file is written.
-    host("sh", "-c", f"printf '%s\\n' '{record}' > {DEPLOY_LOCK}")
-    try:
-        proc = host("/usr/local/sbin/webapp-backup", "--defer", "2", check=False)
-    finally:
-        host("rm", "-f", DEPLOY_LOCK)
+    # A lock that outlives the wait: the backup fails, naming the holder; no file is written.
+    with lock_held("restore", "carol@ops"):
+        proc = host(WEBAPPCTL, "backup", "--defer", "2", check=False)
     assert proc.returncode == 1
-    assert "a restore by carol@ops started 2026-11-25T10:00:00Z has held the deploy lock" in proc.stderr
-    assert "the lock is stale: remove it" in proc.stderr
+    assert "another run holds the lock /app/releases/.lock: restore by carol@ops" in proc.stderr
     assert newest_backup() == after
 
 
@@ -221,12 +229,12 @@ def backup_journal() -> str:
 
 def test_a_second_run_changes_only_the_new_backup(site: Site) -> None:
     proc = site.play("backup.yml")
-    assert changed_tasks(proc.stdout) == ["backup : Take a consistent backup of the database"], proc.stdout
+    assert changed_tasks(proc.stdout) == ["webappctl : Run webappctl on the host: backup"], proc.stdout
 
 
 def test_retention_keeps_the_newest_backups_with_checksums(site: Site) -> None:
     for _ in range(2):
-        host("/usr/local/sbin/webapp-backup")
+        host(WEBAPPCTL, "backup")
         time.sleep(1)
     listing = host("find", BACKUP_DIR, "-maxdepth", "1", "-type", "f", "-printf", "%f\n").stdout.split()
     backups = sorted(n for n in listing if re.fullmatch(r"webapp-\d{8}T\d{6}Z-.+\.db", n))
@@ -243,7 +251,7 @@ def test_backup_works_while_the_app_is_stopped(site: Site, tmp_path: Path) -> No
     items = api_items()
     host("docker", "stop", "webapp")
     try:
-        report = json.loads(host("/usr/local/sbin/webapp-backup").stdout)
+        report = json.loads(host(WEBAPPCTL, "backup").stdout)
     finally:
         host("docker", "start", "webapp")
         wait_healthy()
@@ -339,24 +347,25 @@ def test_restore_from_an_s3_object(site: Site, tmp_path: Path) -> None:
     post(session, later)
     assert later in api_items()
 
-    container = host("docker", "inspect", "-f", "{{.Id}}", "webapp").stdout
+    image = host("docker", "inspect", "-f", "{{.Image}}", "webapp").stdout
+    settings = host("cat", "/app/.env").stdout
     proc = site.play(
         "restore.yml", backup_restore_source="s3", backup_s3_bucket=BUCKET, backup_restore_s3_object=key
     )
     assert f"Restored s3://{BUCKET}/{key}" in proc.stdout
     assert api_items() == expected
-    # The same container was stopped and started, not recreated with other settings.
-    assert host("docker", "inspect", "-f", "{{.Id}}", "webapp").stdout == container
+    # The same release runs again on the restored database: same image, same settings.
+    assert host("docker", "inspect", "-f", "{{.Image}}", "webapp").stdout == image
+    assert host("cat", "/app/.env").stdout == settings
     assert host("stat", "-c", "%u:%g %a", "/app/data/app.db").stdout.split() == ["10001:10001", "640"]
     assert host("test", "-e", f"{BACKUP_DIR}/.restore", check=False).returncode != 0, "staging left behind"
     assert not list(Path("/tmp").glob("webapp-restore-*")), "controller copy left behind"
 
 
-def test_the_safety_backup_holds_every_write_acknowledged_before_the_restore(
-    site: Site, tmp_path: Path
-) -> None:
-    # Writes keep arriving while the restore runs: the app is stopped before the safety backup, so
-    # every write it acknowledged is in that backup (none is lost between backup and stop).
+def test_no_write_is_lost_or_refused_while_a_restore_runs(site: Site, tmp_path: Path) -> None:
+    # Writes keep arriving while the restore runs. The proxy holds them during the swap, so none
+    # fails; each acknowledged one is either in the safety backup (acknowledged before the app
+    # stopped) or in the restored database (acknowledged after the switch).
     target = fresh_backup(site)
     writer = Writer()
     thread = threading.Thread(target=writer.run, daemon=True)
@@ -366,14 +375,15 @@ def test_the_safety_backup_holds_every_write_acknowledged_before_the_restore(
         assert time.monotonic() < deadline and not writer.errors, writer.errors
         time.sleep(0.1)
     site.play("restore.yml", backup_restore_source="file", backup_restore_file=target)
+    time.sleep(1)
     writer.stop.set()
-    thread.join(timeout=15)
-    assert writer.errors, "the writer never saw the app stop"
-    in_safety = {item_id for item_id in hostkit.db_items(HOST, newest_backup("pre-restore"), tmp_path)}
-    missing = [name for name, item_id, _ in writer.acked if item_id not in in_safety]
-    assert not missing, (
-        f"{len(missing)} of {len(writer.acked)} acknowledged writes missing from the safety backup"
-    )
+    thread.join(timeout=45)
+    assert not writer.errors, writer.errors[:5]
+    in_safety = set(hostkit.db_items(HOST, newest_backup("pre-restore"), tmp_path))
+    live = set(hostkit.db_items(HOST, "/app/data/app.db", tmp_path / "live"))
+    missing = [name for name, item_id, _ in writer.acked if item_id not in in_safety | live]
+    assert not missing, f"{len(missing)} of {len(writer.acked)} acknowledged writes lost"
+    assert any(item_id in live for _, item_id, _ in writer.acked), "no write reached the restored database"
 
 
 def test_a_restore_over_a_corrupt_database_keeps_its_raw_files(site: Site, tmp_path: Path) -> None:
@@ -386,8 +396,8 @@ def test_a_restore_over_a_corrupt_database_keeps_its_raw_files(site: Site, tmp_p
     corrupt = host("sha256sum", "/app/data/app.db").stdout.split()[0]
     host("docker", "start", "webapp")
     proc = site.play("restore.yml", backup_restore_source="file", backup_restore_file=target)
-    assert "No consistent safety backup" in proc.stdout
-    kept = re.search(r"raw, are kept in\s+(/[^\s']+)", proc.stdout)
+    assert "could NOT be verified" in proc.stdout, proc.stdout[-3000:]
+    kept = re.search(r"its raw files are kept in\s+(/[^\s';]+?)\.?[\s']", proc.stdout)
     assert kept, proc.stdout[-3000:]
     assert host("sha256sum", f"{kept.group(1)}/app.db").stdout.split()[0] == corrupt
     assert api_items() == expected
@@ -397,7 +407,7 @@ def test_a_restore_over_a_corrupt_database_keeps_its_raw_files(site: Site, tmp_p
     ("case", "message"),
     [
         ("missing", "is not a file on webapp-backup-test, and nothing was changed"),
-        ("corrupt", "failed verification, and nothing was changed"),
+        ("corrupt", "failed verification: dbtool check failed"),
         ("tampered", "does not match its checksum file"),
         ("unknown-source", "backup_restore_source"),
         ("missing-s3", "cannot download s3://webapp-backup-test/nope/none.db"),
@@ -443,14 +453,14 @@ def test_bad_input_is_refused_before_any_change(site: Site, case: str, message: 
     ("extra", "message"),
     [
         ({"backup_keep": 0}, "backup_keep (got 0)"),
-        ({"backup_dir": "/app/data/backups"}, "outside the data directory"),
+        ({"backup_dir": "backups"}, 'backup_dir must be an absolute path (got "backups")'),
         ({"backup_timer_defer_sec": -1}, "backup_timer_defer_sec to 0 or more seconds"),
         (
             {"backup_s3_bucket": BUCKET, "backup_s3_prefix": "", "backup_s3_expire_days": 30},
             "an expiry rule without a prefix would cover the whole bucket",
         ),
     ],
-    ids=["keep-0", "dir-in-data", "defer-negative", "expiry-without-prefix"],
+    ids=["keep-0", "dir-relative", "defer-negative", "expiry-without-prefix"],
 )
 def test_bad_backup_settings_are_refused_before_any_change(site: Site, extra: dict, message: str) -> None:
     state = db_state()
@@ -465,22 +475,16 @@ def test_bad_backup_settings_are_refused_before_any_change(site: Site, extra: di
 @pytest.mark.parametrize("playbook", ["restore.yml", "backup.yml"])
 def test_restore_and_backup_are_refused_while_a_deploy_holds_the_lock(site: Site, playbook: str) -> None:
     # A deploy (or rollback) in progress on the host: neither may read or swap its database.
-    record = '{"token": "held-by-test", "owner": "alice@ops", "action": "deploy", "pid": "4242"}'
     source = fresh_backup(site) if playbook == "restore.yml" else ""
-    host("sh", "-c", f"printf '%s\\n' '{record}' > {DEPLOY_LOCK}")
-    try:
+    with lock_held("deploy", "alice@ops"):
         items = api_items()
         state = db_state()
         extra = {"backup_restore_source": "file", "backup_restore_file": source} if source else {}
-        proc = site.play(playbook, check=False, **extra)
+        proc = site.play(playbook, check=False, app_lock_wait=2, **extra)
         assert proc.returncode != 0
-        assert "holds the deploy lock" in proc.stdout and "alice@ops" in proc.stdout, proc.stdout[-3000:]
+        assert "another run holds the lock" in proc.stdout and "deploy by alice@ops" in proc.stdout, proc.stdout[-3000:]
         assert db_state() == state
         assert api_items() == items
-        # A refused run leaves the holder's lock alone.
-        assert "held-by-test" in host("cat", DEPLOY_LOCK).stdout
-    finally:
-        host("rm", "-f", DEPLOY_LOCK)
 
 
 def test_a_restore_is_refused_for_more_than_one_host(site: Site, tmp_path: Path) -> None:
@@ -502,7 +506,6 @@ def test_a_restore_is_refused_for_more_than_one_host(site: Site, tmp_path: Path)
     assert proc.returncode != 0
     assert "limit the run to one host with -l HOST" in proc.stdout, proc.stdout[-3000:]
     assert db_state() == state
-    assert host("test", "-e", DEPLOY_LOCK, check=False).returncode != 0, "the refused run left its lock"
 
 
 def test_a_restore_that_fails_its_health_gate_is_undone(site: Site, tmp_path: Path) -> None:
@@ -522,12 +525,12 @@ def test_a_restore_that_fails_its_health_gate_is_undone(site: Site, tmp_path: Pa
         check=False,
         backup_restore_source="file",
         backup_restore_file="/root/future.db",
-        backup_restore_health_timeout=10,
+        app_health_timeout=10,
     )
     assert proc.returncode != 0
-    assert "Restore of /root/future.db failed" in proc.stdout
-    assert "The previous database was put back" in proc.stdout
-    assert "it is healthy again" in proc.stdout
+    assert "Restore of /root/future.db FAILED" in proc.stdout, proc.stdout[-3000:]
+    assert "the database was restored from the copy taken before the swap" in proc.stdout
+    assert "answers /health with 200" in proc.stdout
     wait_healthy()
     assert api_items() == items
     revision = json.loads(requests.get(f"{APP}/health", timeout=5).text)["revision"]

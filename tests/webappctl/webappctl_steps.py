@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
-import hostkit
-
-sys.path.insert(0, str(hostkit.ROOT / "roles" / "webappctl" / "files"))
-
 from webappctl.swap import FORWARD, UNDO
 
 __all__ = ["FORWARD", "UNDO"]

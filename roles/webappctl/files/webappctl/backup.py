@@ -29,7 +29,8 @@ def deployed_image(cfg: Config) -> str:
     if recorded:
         return str(recorded)
     raise BackupError(
-        f"no container {cfg.container.name} and no release record: deploy the app first (playbooks/deploy.yml)"
+        f"no container {cfg.container.name} and no release record: deploy the app first "
+        "(playbooks/deploy.yml)"
     )
 
 

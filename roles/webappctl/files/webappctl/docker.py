@@ -71,7 +71,7 @@ def limit_args(limits: Limits) -> list[str]:
         args += ["--cpus", str(limits.cpus)]
     if limits.pids:
         args += ["--pids-limit", str(limits.pids)]
-    tmp = "/tmp:rw,noexec,nosuid,nodev" + (f",size={limits.tmp_size}" if limits.tmp_size else "")
+    tmp = "/tmp:rw,noexec,nosuid,nodev" + (f",size={limits.tmp_size}" if limits.tmp_size else "")  # noqa: S108
     return [*args, "--tmpfs", tmp]
 
 
@@ -111,11 +111,14 @@ def oneoff_args(
     cfg: Config, image: str, mounts: dict[str, str], env: dict[str, str], argv: list[str]
 ) -> list[str]:
     """A locked-down one-off run of the image (no network, read-only, the app user)."""
-    args = (
-        ["run", "--rm", "--network", "none"]
-        + hardening_args(cfg, ["no-new-privileges"])
-        + limit_args(cfg.oneoff)
-    )
+    args = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        *hardening_args(cfg, ["no-new-privileges"]),
+        *limit_args(cfg.oneoff),
+    ]
     for host, inside in mounts.items():
         args += ["--volume", f"{host}:{inside}"]
     for key, value in env.items():

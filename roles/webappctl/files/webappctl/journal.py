@@ -5,6 +5,7 @@ from the last completed step."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -117,7 +118,5 @@ class Journal:
     def _prune(self) -> None:
         finished = sorted(self.dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in finished[KEEP_FINISHED:]:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(old)
-            except OSError:
-                pass

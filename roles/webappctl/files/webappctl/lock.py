@@ -9,6 +9,7 @@ up to `wait` seconds, then refused with a message saying who holds it."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -82,8 +83,10 @@ class Lock:
                 self.fd = None
                 raise LockBusy(
                     f"another run holds the lock {self.path}: {describe(record)}, last progress "
-                    f"{record.get('progress', '?')}. Nothing was changed. Wait for it to finish and run again "
-                    f"(a lock whose process is gone, or that made no progress for {self.lease}s, is taken over "
+                    f"{record.get('progress', '?')}. Nothing was changed. Wait for it to finish and run "
+                    "again "
+                    f"(a lock whose process is gone, or that made no progress for {self.lease}s, is taken "
+                    "over "
                     "by the next run)."
                 )
             if not announced:
@@ -95,7 +98,8 @@ class Lock:
             self.notes.append(
                 f"took over the lock left by {describe(previous)}: its process is gone"
                 if not previous.get("expired")
-                else f"took over the lock from {describe(previous)}: it made no progress for {self.lease}s and was stopped"
+                else f"took over the lock from {describe(previous)}: it made no progress for {self.lease}s "
+                "and was stopped"
             )
         self._write(fresh=True, started=_now())
 
@@ -109,10 +113,8 @@ class Lock:
         print(f"webappctl: stopping {describe(record)}: no progress for {self.lease}s", file=sys.stderr)
         record["expired"] = True
         fsutil.write_json(self.record_path, record, 0o600)
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
         for _ in range(100):
             if not _alive(pid):
                 break

@@ -23,7 +23,8 @@ def _backup(txn: Txn) -> str:
     facts = txn.facts
     backup = facts.get("backup")
     if backup:
-        return f" The database as it was is backed up, verified, in {backup['path']} (revision {backup.get('revision')})."
+        where = f"{backup['path']} (revision {backup.get('revision')})"
+        return f" The database as it was is backed up, verified, in {where}."
     if facts.get("backup_error"):
         blocked = (
             " The next deploy is refused until a verified backup exists (playbooks/backup.yml)."
@@ -41,7 +42,8 @@ def committed(cfg: Config, txn: Txn) -> str:
     target, args = txn.args["target"], txn.args
     kind = txn.kind
     if kind == "restore":
-        head = f"Restored {args.get('restore_label')} into {cfg.db_file}; the app answers {cfg.health_path} with 200."
+        head = f"Restored {args.get('restore_label')} into {cfg.db_file}; "
+        head += f"the app answers {cfg.health_path} with 200."
         aside = txn.facts.get("replaced_aside")
         tail = f" The database it replaced is kept as {aside}." if aside else ""
         return head + tail + _backup(txn) + _hold(txn.facts)
@@ -73,11 +75,13 @@ def undone(cfg: Config, txn: Txn) -> str:
         )
         if out.get("container_id"):
             lines.append(
-                f"The release that ran before, {_ref(out)}, was NOT started again, so that it does not run on a "
+                f"The release that ran before, {_ref(out)}, was NOT started again, so that it does not run "
+                "on a "
                 "database it may not know."
             )
         lines.append(
-            "Fix the cause (e.g. free space on the data volume), restore that copy with playbooks/restore.yml, "
+            "Fix the cause (e.g. free space on the data volume), restore that copy with "
+            "playbooks/restore.yml, "
             "then deploy again."
         )
         return " ".join(lines)
@@ -87,7 +91,8 @@ def undone(cfg: Config, txn: Txn) -> str:
         )
     elif facts.get("undo_error"):
         lines.append(
-            f"NOT undone: the release that ran before, {_ref(out)}, could not be started again ({facts['undo_error']})."
+            f"NOT undone: the release that ran before, {_ref(out)}, could not be started again "
+            f"({facts['undo_error']})."
         )
     elif out.get("running"):
         lines.append(
@@ -100,7 +105,8 @@ def undone(cfg: Config, txn: Txn) -> str:
         )
     if facts.get("db_restored"):
         lines.append(
-            f"the database was restored from the copy taken before the swap; the failed release's database is kept "
+            "the database was restored from the copy taken before the swap; the failed release's database "
+            "is kept "
             f"as {facts.get('failed_aside')}."
         )
     elif facts.get("incoming_started") and facts.get("failed_aside"):
@@ -116,6 +122,7 @@ def undone(cfg: Config, txn: Txn) -> str:
 def after_switch(cfg: Config, txn: Txn, step: str, error: str) -> str:
     return (
         f"{txn.args['description']}: the new release serves and answers {cfg.health_path}, but finishing the "
-        f"transaction failed at '{step}' ({error}). Fix that and run any playbook (or `webappctl recover` on the "
+        f"transaction failed at '{step}' ({error}). Fix that and run any playbook (or `webappctl recover` "
+        "on the "
         "host): it finishes the remaining steps."
     )

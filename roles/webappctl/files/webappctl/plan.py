@@ -52,7 +52,8 @@ def _guard(cfg: Config, action: str) -> None:
     if flag and action != "restore":
         raise Refused(
             f"the copy of the database taken by the last swap ({flag.get('txn')}) could not be verified "
-            f"({flag.get('error')}); its raw files are in {flag.get('clone_dir')}. Not swapping again until a "
+            f"({flag.get('error')}); its raw files are in {flag.get('clone_dir')}. Not swapping again until "
+            "a "
             "verified backup exists: run playbooks/backup.yml (which clears this), then run this again. "
             "Nothing was changed."
         )
@@ -64,14 +65,16 @@ def _guard(cfg: Config, action: str) -> None:
         newest = dbfiles.newest_backup(cfg)
         found = marker = dbfiles.marker(cfg)
         hint = (
-            f"restore the newest backup, {newest}: ansible-playbook playbooks/restore.yml -e backup_restore_source=file "
+            f"restore the newest backup, {newest}: ansible-playbook playbooks/restore.yml -e "
+            "backup_restore_source=file "
             f"-e backup_restore_file={newest}"
             if newest
             else "restore a backup (playbooks/restore.yml from S3 or a snapshot)"
         )
         raise Refused(
             f"the database {cfg.db_file} is missing, but this data volume held one"
-            f"{' (' + str(marker) + ' is there)' if found and found.exists() else ''}: not starting any release on an "
+            f"{' (' + str(marker) + ' is there)' if found and found.exists() else ''}: not starting any "
+            "release on an "
             f"empty database. To bring the data back, {hint}. To start afresh on purpose, remove {marker}. "
             "Nothing was changed."
         )
@@ -118,19 +121,25 @@ def rollback(cfg: Config, restore_database: bool, txn_id: str, host: str) -> dic
     cur, prev = releases.current(cfg), releases.previous(cfg)
     if not prev.get("image_id") or not cur.get("image_id"):
         raise Refused(
-            f"{cfg.releases / 'previous.json'} on {host} records no previous release: there is nothing to roll back "
-            "to. Deploy a known-good image instead (playbooks/deploy.yml -e app_image=...). Nothing was changed."
+            f"{cfg.releases / 'previous.json'} on {host} records no previous release: there is nothing to "
+            "roll back "
+            "to. Deploy a known-good image instead (playbooks/deploy.yml -e app_image=...). Nothing was "
+            "changed."
         )
     if cur.get("rolled_back_from") and cur["rolled_back_from"] == prev["image_id"]:
         raise Unchanged(
-            f"{host} is already rolled back from {prev.get('image')} to {cur.get('image')}; to go forward, deploy "
-            f"{prev.get('image')} with deploy.yml (ansible-playbook playbooks/deploy.yml -e app_image={prev.get('image')}). "
+            f"{host} is already rolled back from {prev.get('image')} to {cur.get('image')}; to go forward, "
+            "deploy "
+            f"{prev.get('image')} with deploy.yml (ansible-playbook playbooks/deploy.yml -e "
+            f"app_image={prev.get('image')}). "
             "Nothing was changed."
         )
     if not docker.image_id(prev["image_id"]):
         raise Refused(
-            f"the image of the previous release {prev.get('image')} ({prev['image_id']}) is no longer on {host}; "
-            f"nothing was changed. Deploy it again instead (playbooks/deploy.yml -e app_image={prev.get('image')})."
+            f"the image of the previous release {prev.get('image')} ({prev['image_id']}) is no longer on "
+            f"{host}; "
+            "nothing was changed. Deploy it again instead (playbooks/deploy.yml -e "
+            f"app_image={prev.get('image')})."
         )
     _guard(cfg, "rollback")
     out = outgoing_of(cfg)
@@ -139,29 +148,34 @@ def rollback(cfg: Config, restore_database: bool, txn_id: str, host: str) -> dic
     if live != prev.get("revision") and not restore_database:
         paired = prev.get("backup")
         how = (
-            f"Restore the backup paired with it as well ({paired}; writes made since are kept aside, not deleted): "
+            f"Restore the backup paired with it as well ({paired}; writes made since are kept aside, not "
+            "deleted): "
             "ansible-playbook playbooks/rollback.yml -e rollback_restore_database=true."
             if paired
-            else "No backup is recorded with that release, so it cannot be restored with it: deploy a release "
-            "that knows this schema instead (playbooks/deploy.yml -e app_image=...)."
+            else "No backup is recorded with that release, so it cannot be restored with it: deploy a "
+            "release that knows this schema instead (playbooks/deploy.yml -e app_image=...)."
         )
         raise Refused(
-            f"refusing to roll back {host} to {prev.get('image')} with the image only: the database is at schema "
-            f"revision {live or 'none'} but that release ran at revision {prev.get('revision') or 'unknown (not recorded)'}, "
+            f"refusing to roll back {host} to {prev.get('image')} with the image only: the database is at "
+            "schema "
+            f"revision {live or 'none'} but that release ran at revision "
+            f"{prev.get('revision') or 'unknown (not recorded)'}, "
             f"so its code would meet a schema it does not know. {how} Nothing was changed."
         )
     if restore_database:
         paired = prev.get("backup")
         if not paired or not Path(paired).is_file():
             raise Refused(
-                f"the previous release {prev.get('image')} has no paired backup on {host} ({paired or 'none recorded'}): "
+                f"the previous release {prev.get('image')} has no paired backup on {host} "
+                f"({paired or 'none recorded'}): "
                 "its database cannot be restored. Nothing was changed."
             )
         stage = dbfiles.ensure_work_dir(cfg, f"restore-{txn_id}")
-        report = backup.verify(cfg, Path(paired), stage, prev["image_id"])
+        report = _verified(cfg, Path(paired), stage, prev["image_id"])
         if report.get("revision") != prev.get("revision"):
             raise Refused(
-                f"the paired backup {paired} is at revision {report.get('revision')} where {prev.get('revision')} was "
+                f"the paired backup {paired} is at revision {report.get('revision')} where "
+                f"{prev.get('revision')} was "
                 "recorded. Nothing was changed."
             )
         restore_from, label = str(stage), str(paired)
@@ -187,6 +201,14 @@ def rollback(cfg: Config, restore_database: bool, txn_id: str, host: str) -> dic
     }
 
 
+def _verified(cfg: Config, source: Path, stage: Path, image_id: str) -> dict[str, Any]:
+    try:
+        return backup.verify(cfg, source, stage, image_id)
+    except (backup.BackupError, docker.DockerError, OSError) as exc:
+        fsutil.remove_tree(stage)
+        raise Refused(f"{exc}. Nothing was changed.") from None
+
+
 def restore(cfg: Config, source: Path, label: str, txn_id: str) -> dict[str, Any]:
     out = outgoing_of(cfg)
     cur = releases.current(cfg)
@@ -194,7 +216,7 @@ def restore(cfg: Config, source: Path, label: str, txn_id: str) -> dict[str, Any
     if not image_id:
         raise Refused("the app was never deployed on this host: deploy it first (playbooks/deploy.yml)")
     stage = dbfiles.ensure_work_dir(cfg, f"restore-{txn_id}")
-    report = backup.verify(cfg, source, stage, image_id)
+    report = _verified(cfg, source, stage, image_id)
     settings = cur.get("settings") if cur.get("image_id") == image_id and cur.get("settings") else None
     if not settings:
         settings = str(releases.install_settings(cfg, Path(out.get("settings") or cfg.env_file), txn_id))

@@ -65,7 +65,8 @@ def finish_unfinished(cfg: Config, jr: Journal, lock: Lock) -> Txn | None:
         return None
     steps = [entry["step"] for entry in left.data.get("steps", [])]
     say(
-        f"finishing the {left.kind} {left.id} by {left.data.get('owner')} left after step {steps[-1] if steps else 'none'}"
+        f"finishing the {left.kind} {left.id} by {left.data.get('owner')} left after step "
+        f"{steps[-1] if steps else 'none'}"
     )
     Swap(cfg, left, lock, lambda step: say(f"{left.kind} {left.id}: {step}")).run()
     if left.state in TERMINAL:
@@ -93,7 +94,8 @@ def execute(cfg: Config, txn_id: str, kind: str, params: dict[str, Any], owner: 
             return _record(
                 jr if cfg.releases.parent.is_dir() else Journal(Path("/run/webappctl")),
                 txn_id, kind, owner, "refused",
-                f"the app was never deployed here (no {cfg.releases}): run playbooks/deploy.yml (or site.yml) first. "
+                f"the app was never deployed here (no {cfg.releases}): run playbooks/deploy.yml (or "
+                "site.yml) first. "
                 "Nothing was changed.", [],
             )  # fmt: skip
         cfg.releases.mkdir(mode=0o755, parents=True)
@@ -111,7 +113,8 @@ def execute(cfg: Config, txn_id: str, kind: str, params: dict[str, Any], owner: 
             if left is not None and left.state not in TERMINAL:
                 return _record(
                     jr, txn_id, kind, owner, "refused",
-                    f"the unfinished {left.kind} {left.id} could not be finished: {left.facts.get('message')}",
+                    f"the unfinished {left.kind} {left.id} could not be finished: "
+                    f"{left.facts.get('message')}",
                     lock.notes,
                 )  # fmt: skip
             try:
@@ -223,8 +226,10 @@ def follow(cfg: Config, txn_id: str, unit: str) -> dict[str, Any]:
                         "txn": txn_id,
                         "state": "running",
                         "changed": True,
-                        "message": f"the transaction's process ended without finishing it (unit {unit} is {state}); "
-                        "the next playbook run or the boot unit finishes it (or run `webappctl recover` on the host)",
+                        "message": f"the transaction's process ended without finishing it (unit {unit} is "
+                        "{state}); "
+                        "the next playbook run or the boot unit finishes it (or run `webappctl recover` on "
+                        "the host)",
                         "notes": [],
                     }
             else:

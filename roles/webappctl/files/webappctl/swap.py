@@ -192,7 +192,8 @@ class Swap:
             return
         image = self.outgoing.get("image_id") or self.target["image_id"]
         dest = Path(self.args["backup_dir"])
-        name = f"{self.args['backup_tag']}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{self.args['backup_label']}.db"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name = f"{self.args['backup_tag']}-{stamp}-{self.args['backup_label']}.db"
         try:
             backup = self._materialize(image, Path(clone_dir), dest, name)
         except (dbtool.DbToolError, docker.DockerError, OSError) as exc:
