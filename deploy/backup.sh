@@ -8,7 +8,7 @@
 # Refused while a deploy, rollback or restore holds the deploy lock. AWS credentials come from the
 # usual places. With --local, the rehearsal's instance must be up and have a deployed app.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 parse_playbook_args "$@"

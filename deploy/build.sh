@@ -15,7 +15,7 @@
 # Exit status: the build's; 64 when an argument is wrong or the tree is dirty, 69 when a tool is
 # missing (nothing has run then).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 allow_dirty=false

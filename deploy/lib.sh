@@ -102,8 +102,9 @@ parse_playbook_args() {
   done
   if $local_mode; then
     [ -z "$inventory" ] || usage_error "--local runs against inventory/local: give either --local or -i"
-    [ -z "$vault_file" ] && ! $ask_vault \
-      || usage_error "--local uses the rehearsal's vault password file: leave out --vault-password-file and --ask-vault-pass"
+    if [ -n "$vault_file" ] || $ask_vault; then
+      usage_error "--local uses the rehearsal's vault password file: leave out --vault-password-file and --ask-vault-pass"
+    fi
   fi
 }
 
@@ -131,7 +132,7 @@ require_local_tools() {
   for tool in ansible-playbook moto_server; do
     [ -x "$here/.venv/bin/$tool" ] || unavailable "$here/.venv/bin/$tool is missing: run 'make venv' first (--local runs the rehearsal from .venv)"
   done
-  for tool in docker curl ssh "$@"; do
+  for tool in docker curl ssh; do
     command -v "$tool" >/dev/null || unavailable "$tool is missing: --local needs it (make demo installs Docker)"
   done
 }
@@ -144,7 +145,7 @@ require_rehearsal_host() {
 }
 
 load_rehearsal() {
-  # shellcheck source=../scripts/lib/rehearsal.sh
+  # shellcheck source-path=SCRIPTDIR source=../scripts/lib/rehearsal.sh
   . "$here/scripts/lib/rehearsal.sh"
 }
 

@@ -8,7 +8,7 @@
 # AWS credentials come from the usual places (AWS_PROFILE, ~/.aws, an instance role). With --local
 # it starts the AWS emulator and the host container first. Next: deploy/update.sh IMAGE.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 parse_playbook_args "$@"

@@ -10,7 +10,7 @@
 # hosts.yml). With --local, the rehearsal's instance must be up (deploy/setup-ec2.sh --local) and the
 # image must be in the local Docker engine; the emulator is started when it is not running.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 parse_playbook_args "$@"

@@ -12,7 +12,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 # Names, ports, the emulator, the host and ansible-playbook for the rehearsal (shared with deploy/*.sh --local).
-# shellcheck source=lib/rehearsal.sh
+# shellcheck source-path=SCRIPTDIR source=lib/rehearsal.sh
 . "$here/scripts/lib/rehearsal.sh"
 
 die() { rehearsal_log "$*"; exit 1; }
@@ -54,5 +54,5 @@ MSG
     rehearsal_host_down
     rehearsal_moto_down
     ;;
-  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

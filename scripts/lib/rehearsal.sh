@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # $here: set by the script that sources this file
 # The local rehearsal's shared parts, sourced by scripts/rehearsal.sh and by deploy/*.sh --local:
 # its names and ports, the AWS emulator (moto's server on 127.0.0.1), the host container that stands
 # in for the instance, and ansible-playbook run with inventory/local and its vault password file.
