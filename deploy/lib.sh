@@ -158,7 +158,11 @@ run_playbooks() {
     local vault=()
     [ -n "$vault_file" ] && vault=(--vault-password-file "$vault_file")
     $ask_vault && vault=(--ask-vault-pass)
-    "$(find_tool ansible-playbook)" -i "$inventory" "${vault[@]}" "$@" "${extra_args[@]}" || status=$?
+    local playbook_bin
+    playbook_bin=$(find_tool ansible-playbook)
+    # Its directory first on PATH: Ansible finds its helper programs (ansible-connection...) by name.
+    PATH="$(dirname "$playbook_bin"):$PATH" "$playbook_bin" -i "$inventory" "${vault[@]}" "$@" "${extra_args[@]}" \
+      || status=$?
   fi
   return "$status"
 }
