@@ -23,6 +23,8 @@ case "$cmd" in
   up)
     docker image inspect "$REHEARSAL_IMAGE" >/dev/null 2>&1 \
       || die "image $REHEARSAL_IMAGE is missing: run 'make image' (or 'make demo', which builds it)"
+    docker image inspect "$REHEARSAL_PROXY_IMAGE" >/dev/null 2>&1 \
+      || die "image $REHEARSAL_PROXY_IMAGE is missing: run 'make image' (or 'make demo', which builds it)"
     rehearsal_moto_up
     rehearsal_host_up
     rehearsal_play "$here/playbooks/site.yml" "$@"

@@ -13,6 +13,7 @@ export REHEARSAL_SSH_PORT=${REHEARSAL_SSH_PORT:-2200}
 export REHEARSAL_APP_PORT=${REHEARSAL_APP_PORT:-8000}
 export REHEARSAL_MOTO_PORT=${REHEARSAL_MOTO_PORT:-5000}
 export REHEARSAL_IMAGE=${REHEARSAL_IMAGE:-webapp:local}
+export REHEARSAL_PROXY_IMAGE=${REHEARSAL_PROXY_IMAGE:-webapp-proxy:2.11.7}
 rehearsal_state=$here/build/rehearsal/$REHEARSAL_NAME
 rehearsal_bin=$here/.venv/bin
 rehearsal_inventory=$here/inventory/local

@@ -22,10 +22,16 @@ HOST_SCRIPT = ROOT / "scripts" / "host-container.sh"
 SSH_KEY = ROOT / "build" / "ssh" / "id_ed25519"
 
 
+PROXY_IMAGE = "webapp-proxy:2.11.7"
+
+
 def ensure_image(tag: str = "webapp:local") -> None:
-    """The app image, built with scripts/build-image.sh unless the engine already has the tag."""
+    """The app image (scripts/build-image.sh) and the proxy image every deploy also ships
+    (scripts/build-proxy-image.sh), each built unless the engine already has its tag."""
     if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode != 0:
         subprocess.run([str(ROOT / "scripts" / "build-image.sh"), tag], check=True, timeout=900)
+    if subprocess.run(["docker", "image", "inspect", PROXY_IMAGE], capture_output=True).returncode != 0:
+        subprocess.run([str(ROOT / "scripts" / "build-proxy-image.sh")], check=True, timeout=900)
 
 
 def host_up(

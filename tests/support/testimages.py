@@ -13,7 +13,7 @@ from pathlib import Path
 import hostkit
 
 BASE = "webapp:local"
-PROXY = "webapp-proxy:2.11.7"
+PROXY = hostkit.PROXY_IMAGE
 V1, V2 = "webapp:test-v1", "webapp:test-v2"
 BROKEN, UNHEALTHY = "webapp:test-broken", "webapp:test-unhealthy"
 AHEAD, AHEAD_BROKEN = "webapp:test-ahead", "webapp:test-ahead-broken"
@@ -72,9 +72,8 @@ RECIPES: dict[str, tuple[str, dict[str, str]]] = {
 
 
 def ensure_proxy() -> None:
-    """The reverse proxy image (scripts/build-proxy-image.sh), unless the engine has it."""
-    if subprocess.run(["docker", "image", "inspect", PROXY], capture_output=True).returncode != 0:
-        subprocess.run([str(hostkit.ROOT / "scripts" / "build-proxy-image.sh")], check=True, timeout=900)
+    """The reverse proxy image (with the app image, built unless the engine has them)."""
+    hostkit.ensure_image(BASE)
 
 
 def ensure(*tags: str) -> None:
