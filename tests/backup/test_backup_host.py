@@ -34,7 +34,7 @@ BACKUP_DIR = "/app/backups"
 WEBAPPCTL = "/usr/local/sbin/webappctl"
 # A process on the host holding its lock as a deploy would (the program's own Lock class), until killed.
 HOLD_LOCK = (
-    "rm -f /run/lock-held; nohup python3 -c \"import sys, time; "
+    'rm -f /run/lock-held; nohup python3 -c "import sys, time; '
     "sys.path.insert(0, '/usr/local/lib/webappctl/webappctl.pyz'); from pathlib import Path; "
     "from webappctl.lock import Lock; l = Lock(Path('/app/releases'), '{action}', '{owner}', 900); "
     "l.acquire(0); open('/run/lock-held', 'w').close(); time.sleep(600)\" lock-holder-for-test "
@@ -480,9 +480,10 @@ def test_restore_and_backup_are_refused_while_a_deploy_holds_the_lock(site: Site
         items = api_items()
         state = db_state()
         extra = {"backup_restore_source": "file", "backup_restore_file": source} if source else {}
-        proc = site.play(playbook, check=False, app_lock_wait=2, **extra)
+        proc = site.play(playbook, check=False, backup_lock_wait=2, **extra)
         assert proc.returncode != 0
-        assert "another run holds the lock" in proc.stdout and "deploy by alice@ops" in proc.stdout, proc.stdout[-3000:]
+        assert "another run holds the lock" in proc.stdout, proc.stdout[-3000:]
+        assert "deploy by alice@ops" in proc.stdout, proc.stdout[-3000:]
         assert db_state() == state
         assert api_items() == items
 

@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     take.add_argument("--subdir", default="")
     take.add_argument("--keep", type=int)
     take.add_argument(
-        "--defer", type=int, metavar="SECONDS", help="wait up to SECONDS for a change in progress"
+        "--defer", type=int, metavar="SECONDS", help="the timer: wait up to SECONDS for a change in progress"
     )
+    take.add_argument("--wait", type=float, help="seconds to wait for a live holder of the lock")
     take.add_argument("--data-dir", type=Path, help="back up the database found in DIR (a mounted snapshot)")
     take.add_argument("--by", default="")
     verify = sub.add_parser("verify", help="check a backup file into DIR")
@@ -87,7 +88,9 @@ def _status(cfg: config.Config) -> dict[str, Any]:
 def _backup(cfg: config.Config, args: argparse.Namespace) -> dict[str, Any]:
     if not cfg.releases.is_dir():
         raise backup.BackupError("the app was never deployed here: run playbooks/deploy.yml first")
-    wait = float(args.defer if args.defer is not None else cfg.lock_wait)
+    wait = float(
+        args.defer if args.defer is not None else args.wait if args.wait is not None else cfg.lock_wait
+    )
     with Lock(cfg.releases, "backup", _owner(args.by), cfg.lock_lease) as lock:
         lock.acquire(wait)
         run.finish_unfinished(cfg, journal.Journal(cfg.txn_dir), lock)
