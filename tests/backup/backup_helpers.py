@@ -67,6 +67,8 @@ def run_playbook(
     proc = subprocess.run(
         cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
     )
+    # Whitespace collapsed, for messages: the YAML output folds long ones over several lines.
+    proc.flat = " ".join(proc.stdout.split())  # type: ignore[attr-defined]
     if check and proc.returncode != 0:
         tail = f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
         pytest.fail(f"{' '.join(cmd[:2])} failed ({proc.returncode}):\n{tail}")

@@ -352,7 +352,7 @@ def test_restore_from_an_s3_object(site: Site, tmp_path: Path) -> None:
     proc = site.play(
         "restore.yml", backup_restore_source="s3", backup_s3_bucket=BUCKET, backup_restore_s3_object=key
     )
-    assert f"Restored s3://{BUCKET}/{key}" in proc.stdout
+    assert f"Restored s3://{BUCKET}/{key}" in proc.flat
     assert api_items() == expected
     # The same release runs again on the restored database: same image, same settings.
     assert host("docker", "inspect", "-f", "{{.Image}}", "webapp").stdout == image
@@ -396,8 +396,8 @@ def test_a_restore_over_a_corrupt_database_keeps_its_raw_files(site: Site, tmp_p
     corrupt = host("sha256sum", "/app/data/app.db").stdout.split()[0]
     host("docker", "start", "webapp")
     proc = site.play("restore.yml", backup_restore_source="file", backup_restore_file=target)
-    assert "could NOT be verified" in proc.stdout, proc.stdout[-3000:]
-    kept = re.search(r"its raw files are kept in\s+(/[^\s';]+?)\.?[\s']", proc.stdout)
+    assert "could NOT be verified" in proc.flat, proc.stdout[-3000:]
+    kept = re.search(r"its raw files are kept in (/[^\s';]+?)\.?[\s']", proc.flat)
     assert kept, proc.stdout[-3000:]
     assert host("sha256sum", f"{kept.group(1)}/app.db").stdout.split()[0] == corrupt
     assert api_items() == expected
@@ -444,7 +444,7 @@ def test_bad_input_is_refused_before_any_change(site: Site, case: str, message: 
     state = db_state()
     proc = site.play("restore.yml", check=False, **extra)
     assert proc.returncode != 0
-    assert message in proc.stdout, proc.stdout[-3000:]
+    assert message in proc.flat, proc.stdout[-3000:]
     assert db_state() == state
     assert api_items() == items
 
@@ -466,7 +466,7 @@ def test_bad_backup_settings_are_refused_before_any_change(site: Site, extra: di
     state = db_state()
     proc = site.play("backup.yml", check=False, **extra)
     assert proc.returncode != 0
-    assert message in proc.stdout, proc.stdout[-3000:]
+    assert message in proc.flat, proc.stdout[-3000:]
     assert db_state() == state
     with pytest.raises(site.s3.exceptions.ClientError, match="NoSuchLifecycleConfiguration"):
         site.s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)
@@ -482,8 +482,8 @@ def test_restore_and_backup_are_refused_while_a_deploy_holds_the_lock(site: Site
         extra = {"backup_restore_source": "file", "backup_restore_file": source} if source else {}
         proc = site.play(playbook, check=False, backup_lock_wait=2, **extra)
         assert proc.returncode != 0
-        assert "another run holds the lock" in proc.stdout, proc.stdout[-3000:]
-        assert "deploy by alice@ops" in proc.stdout, proc.stdout[-3000:]
+        assert "another run holds the lock" in proc.flat, proc.stdout[-3000:]
+        assert "deploy by alice@ops" in proc.flat, proc.stdout[-3000:]
         assert db_state() == state
         assert api_items() == items
 
@@ -505,7 +505,7 @@ def test_a_restore_is_refused_for_more_than_one_host(site: Site, tmp_path: Path)
         check=False,
     )
     assert proc.returncode != 0
-    assert "limit the run to one host with -l HOST" in proc.stdout, proc.stdout[-3000:]
+    assert "limit the run to one host with -l HOST" in proc.flat, proc.stdout[-3000:]
     assert db_state() == state
 
 
@@ -529,9 +529,9 @@ def test_a_restore_that_fails_its_health_gate_is_undone(site: Site, tmp_path: Pa
         app_health_timeout=10,
     )
     assert proc.returncode != 0
-    assert "Restore of /root/future.db FAILED" in proc.stdout, proc.stdout[-3000:]
-    assert "the database was restored from the copy taken before the swap" in proc.stdout
-    assert "answers /health with 200" in proc.stdout
+    assert "Restore of /root/future.db FAILED" in proc.flat, proc.stdout[-3000:]
+    assert "the database was restored from the copy taken before the swap" in proc.flat
+    assert "answers /health with 200" in proc.flat
     wait_healthy()
     assert api_items() == items
     revision = json.loads(requests.get(f"{APP}/health", timeout=5).text)["revision"]

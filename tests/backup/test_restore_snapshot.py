@@ -226,7 +226,7 @@ def test_a_snapshot_restore_brings_back_the_volume_s_database_including_its_wal(
     proc, hypervisor = restore(cloud, snapshot, disk, nitro=False)
 
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert f"Restored snapshot {snapshot}" in proc.stdout
+    assert f"Restored snapshot {snapshot}" in proc.flat
     assert items() == in_snapshot
     assert_volume_handled(cloud, hypervisor)
     # What the restore replaced is kept, and the snapshot is untouched.
@@ -245,8 +245,8 @@ def test_a_snapshot_without_the_database_is_refused_and_its_volume_removed(cloud
     proc, hypervisor = restore(cloud, snapshot, disk, nitro=True)
 
     assert proc.returncode != 0
-    assert f"Not restoring: the database in snapshot {snapshot} could not be copied out" in proc.stdout
-    assert "nothing was changed" in proc.stdout
+    assert f"Not restoring: the database in snapshot {snapshot} could not be copied out" in proc.flat
+    assert "nothing was changed" in proc.flat
     assert_volume_handled(cloud, hypervisor)
     assert host("docker", "inspect", "-f", "{{.State.StartedAt}}", "webapp").stdout == started
     assert host("stat", "-c", "%i %Y %s", f"{DATA}/app.db").stdout == stat

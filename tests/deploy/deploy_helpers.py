@@ -127,14 +127,17 @@ class Site:
 
     def play(self, *playbooks: str, flags: tuple[str, ...] = (), check: bool = True, **extra: Any):
         """ansible-playbook PLAYBOOKS [FLAGS] [-e EXTRA]; fails the test unless it succeeds (check=False
-        returns the failure to look at). .output is stdout and stderr."""
+        returns the failure to look at). .output is stdout and stderr, whitespace collapsed."""
         proc = subprocess.run(
             self.command(playbooks, flags, extra),
             cwd=ROOT, env=hostkit.ansible_env(), capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
-        proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
+        # Whitespace collapsed: the YAML output folds long messages over several lines.
+        proc.output = " ".join((proc.stdout + proc.stderr).split())  # type: ignore[attr-defined]
         if check and proc.returncode != 0:
-            pytest.fail(f"{playbooks} {extra} failed ({proc.returncode}):\n{proc.output[-6000:]}")
+            pytest.fail(
+                f"{playbooks} {extra} failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-6000:]}"
+            )
         return proc
 
     def start(self, *playbooks: str, **extra: Any) -> subprocess.Popen[str]:
