@@ -1,9 +1,12 @@
 """Pack the webappctl package into one zipapp, byte for byte the same for the same sources (fixed
 timestamps, sorted entries), so that shipping it is one file copy that reports no change when
-nothing changed. Run on the controller by the webappctl role:  python3 pack.py DEST"""
+nothing changed. Run on the controller by the webappctl role:  python3 pack.py DEST
+Prints the sha256 of what the role installs (the zipapp and the unit templates): the app role's
+quick check that a host already runs this very program."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import zipfile
@@ -30,3 +33,7 @@ if __name__ == "__main__":
     target = Path(sys.argv[1])
     target.parent.mkdir(parents=True, exist_ok=True)
     pack(target)
+    digest = hashlib.sha256(target.read_bytes())
+    for template in sorted((SOURCE.parent.parent / "templates").glob("*.j2")):
+        digest.update(template.read_bytes())
+    print(digest.hexdigest())

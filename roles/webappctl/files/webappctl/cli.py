@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import backup, config, dbfiles, docker, fsutil, journal, proxy, releases, run
+from . import backup, config, converged, dbfiles, docker, fsutil, journal, proxy, releases, run
 from .lock import Lock, LockBusy
 
 
@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy = txn_command("deploy", "swap the running release for IMAGE with the settings in FILE")
     deploy.add_argument("--image", required=True)
     deploy.add_argument("--settings", required=True, type=Path)
+    deploy.add_argument("--digest", default="", help="what the controller deployed, for `converged`")
     rollback = txn_command("rollback", "go back to the previous release")
     rollback.add_argument("--restore-database", action="store_true")
     rollback.add_argument("--host", default=socket.gethostname())
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     recover = sub.add_parser("recover", help="finish or undo what an interrupted run left")
     recover.add_argument("--by", default="")
     sub.add_parser("status", help="lock, open transaction, releases")
+    quick = sub.add_parser("converged", help="exit 0 when the host already runs what DIGEST describes")
+    quick.add_argument("--digest", required=True)
+    quick.add_argument("--mountpoint", default="")
     internal = sub.add_parser("exec", help=argparse.SUPPRESS)
     internal.add_argument("--txn-id", required=True)
     internal.add_argument("--kind", required=True)
@@ -101,6 +105,13 @@ def _backup(cfg: config.Config, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "converged":
+        try:
+            differs = converged.check(config.load(), args.digest, args.mountpoint)
+        except (config.ConfigError, docker.DockerError, OSError) as exc:
+            differs = str(exc)
+        print(json.dumps({"converged": not differs, "why": differs}))
+        return 1 if differs else 0
     try:
         scheduled = args.command == "backup" and args.defer is not None
         if (args.command == "recover" or scheduled) and not (config.CONFIG_DIR / "app.json").exists():
@@ -117,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.wait is not None:
                 params["wait"] = args.wait
             if args.command == "deploy":
-                params.update(image=args.image, settings=str(args.settings.absolute()))
+                params.update(image=args.image, settings=str(args.settings.absolute()), digest=args.digest)
             elif args.command == "rollback":
                 params.update(restore_database=args.restore_database, host=args.host)
             else:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import docker, journal, plan, proxy
+from . import converged, docker, journal, plan, proxy
 from .config import Config
 from .journal import TERMINAL, Journal, Txn
 from .lock import Lock, LockBusy
@@ -122,7 +122,10 @@ def execute(cfg: Config, txn_id: str, kind: str, params: dict[str, Any], owner: 
             except plan.Refused as exc:
                 return _record(jr, txn_id, kind, owner, "refused", f"Not run: {exc}", lock.notes)
             except plan.Unchanged as exc:
+                if kind == "deploy" and params.get("digest"):
+                    converged.record(cfg, str(params["digest"]))
                 return _record(jr, txn_id, kind, owner, "unchanged", str(exc), lock.notes)
+            args["digest"] = params.get("digest", "")
             existing = jr.create(kind, args, owner, txn_id)
             existing.data["notes"] = lock.notes
         Swap(cfg, existing, lock, lambda step: say(f"{kind} {txn_id}: {step}")).run()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import dbfiles, dbtool, docker, faults, fsutil, health, messages, proxy, releases
+from . import converged, dbfiles, dbtool, docker, faults, fsutil, health, messages, proxy, releases
 from .config import Config
 from .journal import Txn
 from .lock import Lock
@@ -268,6 +268,10 @@ class Swap:
         elif cur.get("image_id") and cur.get("image_id") != self.target["image_id"]:
             new_previous = {**_release_fields(cur), **paired}
         releases.write_pair(self.cfg, new_current, new_previous)
+        if self.txn.kind == "deploy" and self.args.get("digest"):
+            converged.record(self.cfg, str(self.args["digest"]))
+        else:
+            converged.forget(self.cfg)
         fsutil.write_atomic(Path(self.cfg.env_file), Path(self.target["settings"]).read_bytes(), 0o600)
         releases.remember_images(self.cfg, cur.get("image_id", ""), self.target["image_id"])
 
