@@ -259,12 +259,8 @@ class Swap:
             new_current["rolled_back_from"] = cur.get("image_id")
             new_previous = {**_release_fields(cur), **paired}
         elif self.txn.kind == "restore":
-            new_current = {**cur, "alias": self.target["alias"], "txn": self.txn.id}
-            new_current["restored"] = {
-                "from": self.args.get("restore_label"),
-                "at": new_current["deployed_at"],
-            }
-            new_current["deployed_at"] = cur.get("deployed_at", new_current["deployed_at"])
+            restored = {"from": self.args.get("restore_label"), "at": new_current["deployed_at"]}
+            new_current = {**cur, "alias": self.target["alias"], "txn": self.txn.id, "restored": restored}
         elif cur.get("image_id") and cur.get("image_id") != self.target["image_id"]:
             new_previous = {**_release_fields(cur), **paired}
         releases.write_pair(self.cfg, new_current, new_previous)
