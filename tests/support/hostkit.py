@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 HOST_SCRIPT = ROOT / "scripts" / "host-container.sh"
 SSH_KEY = ROOT / "build" / "ssh" / "id_ed25519"
+TEST_HOST_SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
 
 def ensure_image(tag: str = "webapp:local") -> None:
@@ -47,6 +48,9 @@ def host_vars(ssh_port: int) -> dict[str, object]:
         "ansible_port": ssh_port,
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(SSH_KEY),
+        # A throwaway host whose key changes with every run: the tests' own inventories skip the host key
+        # check (ansible.cfg checks host keys; inventory/production pins them).
+        "ansible_ssh_common_args": TEST_HOST_SSH_ARGS,
     }
 
 
