@@ -3,7 +3,6 @@
 # amazon.aws or community.aws module reads. The role takes the SSH host keys cloud-init prints there.
 from __future__ import annotations
 
-import base64
 import contextlib
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -41,7 +40,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 output:
-  description: The console output, decoded from base64 (invalid UTF-8 replaced).
+  description: The console output as text.
   returned: success
   type: str
 """
@@ -57,8 +56,8 @@ def main() -> None:
     except (BotoCoreError, ClientError) as error:
         instance_id = module.params["instance_id"]
         module.fail_json_aws(error, msg=f"Could not read the console output of {instance_id}")
-    encoded = response.get("Output") or ""
-    module.exit_json(changed=False, output=base64.b64decode(encoded).decode("utf-8", errors="replace"))
+    # botocore decodes the base64 Output itself (a handler of its own for this operation).
+    module.exit_json(changed=False, output=response.get("Output") or "")
 
 
 if __name__ == "__main__":
