@@ -54,6 +54,18 @@ def host_vars(ssh_port: int) -> dict[str, object]:
     }
 
 
+def run_name(suffix: str) -> str:
+    """The name of a container or network a test creates: WEBAPP_TEST_PREFIX (default "webapp-") then
+    suffix, so that runs sharing a Docker engine can keep apart."""
+    return os.environ.get("WEBAPP_TEST_PREFIX", "webapp-") + suffix
+
+
+def run_port(default: int, slot: int) -> int:
+    """A port a test publishes on 127.0.0.1: default, or WEBAPP_TEST_PORT_BASE + slot when that is set."""
+    base = os.environ.get("WEBAPP_TEST_PORT_BASE")
+    return int(base) + slot if base else default
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself)."""
     with socket.socket() as sock:
