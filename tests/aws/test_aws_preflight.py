@@ -64,6 +64,10 @@ CASES: dict[str, tuple[dict[str, object], list[str]]] = {
         {"ec2_instance_backup_bucket": "Webapp_Backups"},
         ["may hold only lowercase letters, digits and hyphens", "'webapp-backups'"],
     ),
+    "backup-prefix-wildcard": (
+        {"ec2_instance_backup_prefix": "webapp/*/"},
+        ["without a leading / or a *", "got 'webapp/*/'"],
+    ),
     "bucket-dotted": ({"ec2_instance_backup_bucket": "backups.example.com"}, ["has a dot", "use hyphens"]),
     "bucket-ip": ({"ec2_instance_backup_bucket": "192.168.5.4"}, ["formatted as an IP address"]),
     "bucket-too-short": ({"ec2_instance_backup_bucket": "ab"}, ["has 2 characters", "3 to 63"]),
