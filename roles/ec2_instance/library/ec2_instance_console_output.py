@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     from botocore.exceptions import BotoCoreError, ClientError
@@ -16,8 +15,9 @@ DOCUMENTATION = r"""
 module: ec2_instance_console_output
 short_description: Read an EC2 instance's console output
 description:
-  - Returns the decoded console output of one instance (EC2 GetConsoleOutput), or an empty string while
-    the instance has not printed any yet (AWS keeps the last 64 KB, available a few minutes after boot).
+  - Returns the console output of one instance (EC2 GetConsoleOutput), or an empty string while the
+    instance has not printed any yet (AWS keeps the last 64 KB). Asks for the latest output, which
+    Nitro instance types have, and falls back to the output EC2 buffered after the boot.
   - Read-only; check mode runs it as well.
 options:
   instance_id:
@@ -46,18 +46,30 @@ output:
 """
 
 
+def read_console(client: object, instance_id: str) -> str:
+    """The latest output where the instance type has it (Nitro); else what EC2 buffered after the boot.
+    botocore decodes the base64 Output itself (a handler of its own for this operation)."""
+    try:
+        response = client.get_console_output(InstanceId=instance_id, Latest=True)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "UnsupportedOperation":
+            raise
+        response = client.get_console_output(InstanceId=instance_id)
+    return response.get("Output") or ""
+
+
 def main() -> None:
     module = AnsibleAWSModule(
         argument_spec={"instance_id": {"type": "str", "required": True}}, supports_check_mode=True
     )
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    # No retry decorator: the task itself reads again until the keys are there.
+    client = module.client("ec2")
+    instance_id = module.params["instance_id"]
     try:
-        response = client.get_console_output(InstanceId=module.params["instance_id"], aws_retry=True)
+        output = read_console(client, instance_id)
     except (BotoCoreError, ClientError) as error:
-        instance_id = module.params["instance_id"]
         module.fail_json_aws(error, msg=f"Could not read the console output of {instance_id}")
-    # botocore decodes the base64 Output itself (a handler of its own for this operation).
-    module.exit_json(changed=False, output=response.get("Output") or "")
+    module.exit_json(changed=False, output=output)
 
 
 if __name__ == "__main__":
