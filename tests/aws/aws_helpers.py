@@ -4,6 +4,7 @@ runner for the real ansible-playbook against it (dummy credentials, region us-ea
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -29,14 +30,17 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server (through moto_like_aws.py) on a free loopback port, up until the block ends."""
+def moto_server(console_dir: Path | None = None) -> Iterator[str]:
+    """moto's server (through moto_like_aws.py) on a free loopback port, up until the block ends; with
+    console_dir, instances print the files there as their console output (see moto_like_aws.py)."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **({"MOTO_CONSOLE_DIR": str(console_dir)} if console_dir else {})}
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "moto_like_aws.py"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 30
@@ -65,14 +69,18 @@ def aws_env() -> dict[str, str]:
     }
 
 
-def ec2_client(endpoint: str):  # boto3 clients have no importable type
+def aws_client(service: str, endpoint: str):  # boto3 clients have no importable type
     return boto3.client(
-        "ec2",
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def ec2_client(endpoint: str):
+    return aws_client("ec2", endpoint)
 
 
 @dataclass
@@ -90,12 +98,18 @@ class Run:
 
 
 def run_playbook(
-    playbook: Path, inventory: Path, tmp_path: Path, extra_vars: dict[str, object], *args: str
+    playbook: Path,
+    inventory: Path,
+    tmp_path: Path,
+    extra_vars: dict[str, object],
+    *args: str,
+    env: dict[str, str] | None = None,
 ) -> Run:
-    """The real ansible-playbook, with the variables in a JSON file (as an operator's -e @file)."""
+    """The real ansible-playbook, with the variables in a JSON file (as an operator's -e @file), and env
+    over the usual environment."""
     vars_file = tmp_path / f"vars-{time.monotonic_ns()}.json"
     vars_file.write_text(json.dumps(extra_vars))
-    env = ansible_env(**aws_env())
+    env = ansible_env(**aws_env(), **(env or {}))
     proc = subprocess.run(
         [
             str(VENV_BIN / "ansible-playbook"),
@@ -144,6 +158,8 @@ def provision_vars(
         "ec2_instance_app_cidrs": APP_CIDRS,
         "ec2_instance_tags": {"Owner": "aws-tests"},
         "ec2_instance_wait_for_ssh": False,
+        # Known hosts of the module's own, never the inventory's (the pinning runs only with the wait).
+        "ec2_instance_known_hosts_file": str(public_key.parent / "known_hosts"),
         **overrides,
     }
 

@@ -1,5 +1,7 @@
 """Bad variables stop playbooks/provision.yml in preflight, before any AWS call: the emulator (one of its
-own, so nothing else writes to it) holds no resource afterwards, and the message says what to change."""
+own, so nothing else writes to it) holds no resource afterwards (EC2, IAM, S3, SSM, SNS, CloudWatch), and
+the message says what to change. Among them the bad inventories of the instance's own AWS side: an
+invalid bucket name, a malformed alarm e-mail, a parameter path outside the project's."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aws_helpers import REPO, ec2_client, moto_server, provision_vars, run_playbook
+from aws_helpers import REPO, aws_client, ec2_client, moto_server, provision_vars, run_playbook
 
-PREFLIGHT = REPO / "roles" / "ec2_instance" / "tasks" / "preflight.yml"
+TASKS = REPO / "roles" / "ec2_instance" / "tasks"
+PREFLIGHT = [TASKS / "preflight.yml", TASKS / "preflight-aws.yml"]
 
 PRIVATE_KEY_TEXT = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -57,6 +60,42 @@ CASES: dict[str, tuple[dict[str, object], list[str]]] = {
     ),
     "data-device-root": ({"ec2_instance_data_device_name": "/dev/xvda"}, ["such as /dev/sdf", "/dev/xvda"]),
     "reserved-tag": ({"ec2_instance_tags": {"Environment": "prod"}}, ["ec2_instance_tags must not set"]),
+    "bucket-uppercase": (
+        {"ec2_instance_backup_bucket": "Webapp_Backups"},
+        ["may hold only lowercase letters, digits and hyphens", "'webapp-backups'"],
+    ),
+    "backup-prefix-wildcard": (
+        {"ec2_instance_backup_prefix": "webapp/*/"},
+        ["without a leading / or a *", "got 'webapp/*/'"],
+    ),
+    "bucket-dotted": ({"ec2_instance_backup_bucket": "backups.example.com"}, ["has a dot", "use hyphens"]),
+    "bucket-ip": ({"ec2_instance_backup_bucket": "192.168.5.4"}, ["formatted as an IP address"]),
+    "bucket-too-short": ({"ec2_instance_backup_bucket": "ab"}, ["has 2 characters", "3 to 63"]),
+    "alarm-email-two": (
+        {"ec2_instance_alarm_email": "ops@example.com, dev@example.com"},
+        ["is not one e-mail address", "ops@example.com"],
+    ),
+    "alarm-email-no-domain": ({"ec2_instance_alarm_email": "ops@localhost"}, ["is not one e-mail address"]),
+    "alarm-email-name": (
+        {"ec2_instance_alarm_email": "Ops <ops@example.com>"},
+        ["is not one e-mail address"],
+    ),
+    "parameter-path-other-project": (
+        {"ec2_instance_parameter_path": "/billing/preflight-test/"},
+        ["outside this project's '/webapp/preflight-test/'", "the instance may read only its own settings"],
+    ),
+    "parameter-path-parent": (
+        {"ec2_instance_parameter_path": "/webapp/"},
+        ["outside this project's '/webapp/preflight-test/'"],
+    ),
+    "parameter-path-no-slash": (
+        {"ec2_instance_parameter_path": "/webapp/preflight-test/app"},
+        ["must end with '/'"],
+    ),
+    "metric-namespace-aws": (
+        {"ec2_instance_metric_namespace": "AWS/EC2"},
+        ["ec2_instance_metric_namespace must be a CloudWatch namespace not starting with AWS/"],
+    ),
 }
 
 
@@ -80,6 +119,12 @@ def snapshot(endpoint: str) -> dict[str, int]:
         "instances": sum(len(r["Instances"]) for r in ec2.describe_instances()["Reservations"]),
         "addresses": len(ec2.describe_addresses()["Addresses"]),
         "volumes": len(ec2.describe_volumes()["Volumes"]),
+        "roles": len(aws_client("iam", endpoint).list_roles()["Roles"]),
+        "instance_profiles": len(aws_client("iam", endpoint).list_instance_profiles()["InstanceProfiles"]),
+        "buckets": len(aws_client("s3", endpoint).list_buckets()["Buckets"]),
+        "parameters": len(aws_client("ssm", endpoint).describe_parameters()["Parameters"]),
+        "topics": len(aws_client("sns", endpoint).list_topics()["Topics"]),
+        "alarms": len(aws_client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"]),
     }
 
 
@@ -93,7 +138,7 @@ def test_bad_variables_fail_in_preflight(
     assert run.rc != 0
     assert run.recap["failed"] == 1
     # Only argument validation and preflight tasks ran: no task that talks to AWS was reached.
-    allowed = {task["name"] for task in yaml.safe_load(PREFLIGHT.read_text())}
+    allowed = {task["name"] for path in PREFLIGHT for task in yaml.safe_load(path.read_text())}
     ran = re.findall(r"^TASK \[ec2_instance : (.+?)\] \*", run.output, re.M)
     assert ran, run.output[-2500:]
     assert [name for name in ran if name not in allowed and not name.startswith("Validating arguments")] == []

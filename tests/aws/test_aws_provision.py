@@ -84,6 +84,12 @@ def test_instance_requires_imdsv2(instance):
     assert options["HttpPutResponseHopLimit"] == 1
 
 
+def test_instance_runs_with_its_instance_profile(instance, first_run):
+    profile = instance["IamInstanceProfile"]["Arn"]
+    assert profile == f"arn:aws:iam::123456789012:instance-profile/webapp-{ENVIRONMENT}-instance"
+    assert first_run["provisioned"]["instance_profile"] == f"webapp-{ENVIRONMENT}-instance"
+
+
 def test_instance_type_key_and_tags(instance):
     assert instance["InstanceType"] == "t3.small"
     assert instance["KeyName"] == f"webapp-{ENVIRONMENT}"
@@ -151,6 +157,13 @@ def test_published_facts_and_inventory_entry(first_run, instance):
     assert host["ec2_instance_provisioned"] == facts
 
 
+def test_later_plays_ssh_trusts_only_the_pinned_key(first_run, variables):
+    known_hosts = variables["ec2_instance_known_hosts_file"]
+    assert first_run["host"]["ansible_ssh_common_args"] == (
+        f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts}"
+    )
+
+
 def test_second_run_changes_nothing(first_run, instance, variables, inventory, workdir, ec2):
     before_groups = len(ec2.describe_security_groups()["SecurityGroups"])
     before_addresses = len(ec2.describe_addresses()["Addresses"])
@@ -206,6 +219,8 @@ def test_local_rehearsal_connects_and_waits_for_ssh_on_the_given_host_and_port(
         "ec2_instance_connect_port": fake_sshd,
         "ec2_instance_wait_for_ssh": True,
         "ec2_instance_wait_for_ssh_timeout": 30,
+        # The rehearsal's container prints nothing on the emulator's console (inventory/local turns it off).
+        "ec2_instance_host_key_checking": False,
     }
     run, dump = provision_and_dump(inventory, workdir, rehearsal, "rehearsal")
     assert re.search(
@@ -213,4 +228,6 @@ def test_local_rehearsal_connects_and_waits_for_ssh_on_the_given_host_and_port(
     )
     host = dump["host"]
     assert (host["ansible_host"], host["ansible_port"]) == ("127.0.0.1", fake_sshd)
+    # No ssh options of the role's: the rehearsal inventory's own apply.
+    assert host["ansible_ssh_common_args"] == ""
     assert host["ec2_instance_provisioned"]["public_ip"] == first_run["provisioned"]["public_ip"]

@@ -56,6 +56,10 @@ def test_teardown_refuses_without_confirmation(first, variables, inventory, work
 def test_teardown_terminates_and_keeps_the_data_volume_and_the_address(
     first, variables, inventory, workdir, ec2
 ):
+    # The instance's pinned host key, and another host's that must stay.
+    known_hosts = Path(variables["ec2_instance_known_hosts_file"])
+    other = "198.51.100.99 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther\n"
+    known_hosts.write_text(f"{first['public_ip']} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinned\n" + other)
     run = run_playbook(TEARDOWN, inventory, workdir, {**variables, "confirm_teardown": "yes"})
     assert run.rc == 0, run.output[-4000:]
     assert state(ec2, first["instance_id"]) == "terminated"
@@ -63,6 +67,8 @@ def test_teardown_terminates_and_keeps_the_data_volume_and_the_address(
     assert [a["PublicIp"] for a in tagged(ec2.describe_addresses()["Addresses"], **IDENTITY)] == [
         first["public_ip"]
     ]
+    # The address stays, but the next instance behind it has keys of its own: the entry is forgotten.
+    assert known_hosts.read_text() == other
 
 
 def test_teardown_again_finds_nothing_to_do(first, variables, inventory, workdir):

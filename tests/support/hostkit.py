@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 HOST_SCRIPT = ROOT / "scripts" / "host-container.sh"
 SSH_KEY = ROOT / "build" / "ssh" / "id_ed25519"
+TEST_HOST_SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
 
 PROXY_IMAGE = "webapp-proxy:2.11.7"
@@ -56,7 +57,22 @@ def host_vars(ssh_port: int) -> dict[str, object]:
         "ansible_port": ssh_port,
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(SSH_KEY),
+        # A throwaway host whose key changes with every run: the tests' own inventories skip the host key
+        # check (ansible.cfg checks host keys; inventory/production pins them).
+        "ansible_ssh_common_args": TEST_HOST_SSH_ARGS,
     }
+
+
+def run_name(suffix: str) -> str:
+    """The name of a container or network a test creates: WEBAPP_TEST_PREFIX (default "webapp-") then
+    suffix, so that runs sharing a Docker engine can keep apart."""
+    return os.environ.get("WEBAPP_TEST_PREFIX", "webapp-") + suffix
+
+
+def run_port(default: int, slot: int) -> int:
+    """A port a test publishes on 127.0.0.1: default, or WEBAPP_TEST_PORT_BASE + slot when that is set."""
+    base = os.environ.get("WEBAPP_TEST_PORT_BASE")
+    return int(base) + slot if base else default
 
 
 def free_port() -> int:
