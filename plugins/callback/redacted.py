@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import logging
 import sys
@@ -104,11 +105,18 @@ class CallbackModule(DefaultCallback):
         RUN.add(
             play.vars.get(prompt.get("name")) for prompt in play.vars_prompt if prompt.get("private", True)
         )
-        for host in _play_hosts(play):
+        for host in _hosts_of_run(play):
             with _learning_failure_warned(host):
                 variables = manager.get_vars(play=play, host=host, include_hostvars=False)
                 RUN.learn(variables, render=_renderer(loader, variables))
         super().v2_playbook_on_play_start(play)
+
+    def v2_playbook_on_stats(self, stats: Any) -> None:
+        # Custom stats (set_stats) are formatted like results, then joined into one line.
+        shown = copy.copy(stats)
+        with contextlib.suppress(RedactionError):
+            shown.custom = RUN.data(stats.custom)
+        super().v2_playbook_on_stats(shown)
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         self._learn_task(task)
@@ -132,7 +140,7 @@ class CallbackModule(DefaultCallback):
             unrendered += RUN.learn(role.get_default_vars()) + RUN.learn(role.get_vars())
         if unrendered and self._play is not None:
             manager, loader = self._play.get_variable_manager(), self._play.get_loader()
-            for host in _play_hosts(self._play):
+            for host in _hosts_of_run(self._play):
                 variables = manager.get_vars(play=self._play, host=host, task=task, include_hostvars=False)
                 RUN.render(unrendered, _renderer(loader, variables))
 
@@ -209,9 +217,13 @@ def _learning_failure_warned(source: Any) -> Iterator[None]:
         )
 
 
-def _play_hosts(play: Any) -> list[Any]:
+def _hosts_of_run(play: Any) -> list[Any]:
+    """The play's hosts and every other host of the inventory: a task may print another host's
+    variables (hostvars), and what the run loaded for it is as secret."""
     inventory = play.get_variable_manager()._inventory
-    return inventory.get_hosts(play.hosts)
+    hosts = {host.name: host for host in inventory.get_hosts("all")}
+    hosts.update((host.name, host) for host in inventory.get_hosts(play.hosts))
+    return list(hosts.values())
 
 
 def _renderer(loader: Any, variables: Mapping[str, Any]) -> Callable[[Any], Any]:

@@ -81,12 +81,12 @@ class Run:
 
 RUNS = {
     "default verbosity, --diff": (["--diff"], {}),
-    "-vvv --diff": (["-vvv", "--diff"], {}),
+    "-vvv --diff": (["-vvv", "--diff"], {"ANSIBLE_SHOW_CUSTOM_STATS": "1"}),
     "--check --diff": (["--check", "--diff"], {}),
     "JSON results, -v --diff": (["-v", "--diff"], {"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}),
 }
 # The same plays printed by Ansible's own default callback: they must leak, or this test proves nothing.
-CONTROL = (["-vvv", "--diff"], {"ANSIBLE_STDOUT_CALLBACK": "default"})
+CONTROL = (["-vvv", "--diff"], {"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_SHOW_CUSTOM_STATS": "1"})
 
 
 def play(playbook: str, work: Path, args: list[str], env: dict[str, str], port: int) -> Run:
@@ -179,6 +179,7 @@ def test_each_way_of_printing_was_redacted_where_it_printed(runs):
         "vault_runtime_secret: '[REDACTED]'",
         "msg: '[REDACTED] [REDACTED]'",
         "task_secret: '[REDACTED]'",
+        "deploy_note: signed with [REDACTED], level info",
     ):
         assert shown in output
 
