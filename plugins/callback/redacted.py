@@ -144,6 +144,16 @@ class CallbackModule(DefaultCallback):
                 variables = manager.get_vars(play=self._play, host=host, task=task, include_hostvars=False)
                 RUN.render(unrendered, _renderer(loader, variables))
 
+    def _learn_added_host(self, added: Any) -> None:
+        """A host add_host put in the inventory (already, when its result arrives) has the variables of
+        its groups from now on, vaulted ones included: a later task of this play may print them."""
+        with _learning_failure_warned("a host added by add_host"):
+            manager, loader = self._play.get_variable_manager(), self._play.get_loader()
+            host = manager._inventory.get_host(added["host_name"])
+            if host is not None:
+                variables = manager.get_vars(play=self._play, host=host, include_hostvars=False)
+                RUN.learn(variables, render=_renderer(loader, variables))
+
     def _watch(self, manager: Any) -> None:
         """Learn what the run sets later (include_vars, set_fact, facts, registered results) as it is set:
         the strategy stores it in the variable manager before it reports the task that set it."""
@@ -178,6 +188,8 @@ def _result_event(name: str) -> Callable[..., None]:
     def event(self: CallbackModule, result: CallbackTaskResult, *args: Any, **kwargs: Any) -> None:
         if name in _FINAL_EVENTS:
             self._register = result.task.register
+        if "add_host" in result.result and self._play is not None:
+            self._learn_added_host(result.result["add_host"])
         printing(self, _redacted(result), *args, **kwargs)
 
     return event

@@ -42,6 +42,7 @@ SECRETS = {
     "vaulted file from include_vars": "Runtime-s3cret-6f0b",
     "vaulted extra vars file": "Extra-s3cret-1e5c",
     "secret-named set_fact": "Fact-s3cret-2c9e",
+    "vaulted group_vars of a host added by add_host": "Added-s3cret-4d2a",
 }
 # Shown next to the secrets and not secret (a reference to a key, a flag, a short value, a public key).
 NEIGHBOURS = [
