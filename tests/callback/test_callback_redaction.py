@@ -181,6 +181,7 @@ def test_each_way_of_printing_was_redacted_where_it_printed(runs):
         "msg: '[REDACTED] [REDACTED]'",
         "task_secret: '[REDACTED]'",
         "deploy_note: signed with [REDACTED], level info",
+        "[WARNING]: Skipped '/nonexistent-h16/[REDACTED]' path",
     ):
         assert shown in output
 
@@ -206,6 +207,8 @@ def test_output_is_the_default_callback_s_when_nothing_printed_is_secret(tmp_pat
         default, redacted = default_run.result(), redacted_run.result()
     assert default.returncode == redacted.returncode == 0, redacted.output[-3000:]
     assert "\x1b[" in redacted.output, "colours were not forced"
+    assert "[WARNING]: Skipped '/nonexistent-h16/plain'" in redacted.output
+    assert "[DEPRECATION WARNING]: Conditionals should not be surrounded" in redacted.output
     # -vv prints the callback's own name and path: the one line that may differ.
     lines = [
         [line for line in _normalised(run.output, tmp_path / name).splitlines() if "callback" not in line]
