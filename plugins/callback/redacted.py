@@ -96,15 +96,16 @@ class CallbackModule(DefaultCallback):
         plays = playbook.get_plays()
         if plays and (manager := plays[0].get_variable_manager()) is not None:
             # Extra vars show in the CLI arguments printed at -vvvv, before any play starts.
-            RUN.learn(manager.extra_vars)
+            with _learning_failure_warned("the extra vars"):
+                RUN.learn(manager.extra_vars)
         super().v2_playbook_on_start(playbook)
 
     def v2_playbook_on_play_start(self, play: Any) -> None:
         manager, loader = play.get_variable_manager(), play.get_loader()
         self._watch(manager)
-        RUN.add(
-            play.vars.get(prompt.get("name")) for prompt in play.vars_prompt if prompt.get("private", True)
-        )
+        with _learning_failure_warned("the private vars_prompt answers"):
+            prompts = play.vars_prompt
+            RUN.add(play.vars.get(prompt.get("name")) for prompt in prompts if prompt.get("private", True))
         for host in _hosts_of_run(play):
             with _learning_failure_warned(host):
                 variables = manager.get_vars(play=play, host=host, include_hostvars=False)
@@ -210,7 +211,10 @@ def _redacted(result: CallbackTaskResult) -> CallbackTaskResult:
     except RedactionError:
         return result  # a secret in two keys of one dict: the printed text is still redacted
     body.update((key, data[key]) for key in _EVENT_KEYS if key in data)
-    return CallbackTaskResult(result.host, result.task, body, result.task_fields)
+    redacted = CallbackTaskResult(result.host, result.task, body, result.task_fields)
+    # body is the native view already (made from result.result): spare the default a second conversion.
+    redacted.__dict__["result"] = body
+    return redacted
 
 
 @contextlib.contextmanager
