@@ -9,13 +9,16 @@ import base64
 import inspect
 import json
 import os
+import pty
 import re
+import select
 import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from time import monotonic
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -243,3 +246,50 @@ def test_ansible_doc_reads_the_callback_documentation():
     assert doc["type"] == "stdout"
     # The default's options, from the shared fragments: ansible.cfg's callback_result_format applies.
     assert {"result_format", "display_skipped_hosts", "show_per_host_start"} <= set(doc["options"])
+
+
+def test_a_private_prompt_answer_is_redacted(tmp_path):
+    # Ansible prompts only on a terminal. getpass discards typed-ahead input before it shows the
+    # prompt, so each answer is typed once its prompt is on the screen.
+    answers = [(b"Admin PIN: ", b"Prompt-s3cret-5a1c\r"), (b"Comment: ", b"second try\r")]
+    controller, terminal = pty.openpty()
+    command = [
+        str(BIN / "ansible-playbook"), "-i", str(PROJECT / "inventory"),
+        "--vault-password-file", str(PROJECT / "vault-password"), str(PROJECT / "prompt.yml"),
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_LOG_PATH": str(tmp_path / "log"),
+    }
+    process = subprocess.Popen(
+        command,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    screen, deadline = b"", monotonic() + 120  # a bound against a hang, not a timing assumption
+    try:
+        while monotonic() < deadline:
+            if not select.select([controller], [], [], 1)[0]:
+                continue
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the play ended and closed the terminal
+                break
+            screen += chunk
+            if answers and answers[0][0] in screen:
+                os.write(controller, answers.pop(0)[1])
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        os.close(controller)
+    output = screen.decode(errors="replace") + (tmp_path / "log").read_text()
+    assert process.returncode == 0, output[-3000:]
+    assert "pin [REDACTED], comment second try" in output
+    assert "Prompt-s3cret-5a1c" not in output
