@@ -19,15 +19,39 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 MARKER = "[REDACTED]"
-SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
+
+# The secret rule. The controller holds the same one (plugins/plugin_utils/secret_rule.py, for the
+# filters and the stdout callback); tests/filters/test_secret_rule_agreement.py keeps them equal.
+# A name holding one of these (case-insensitively, anywhere) names a secret...
+SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "PRIVATE")
+# ...unless its last word says the value is about the secret (SECRET_KEY_FILE, API_KEY_ID)...
+REFERENCE_WORDS = frozenset({"FILE", "PATH", "DIR", "NAME", "ID", "ARN", "PREFIX", "PATTERN", "REGEX"})
+# ...or it is the public half of a key pair.
+PUBLIC_WORD = "PUBLIC"
+# A variable whose name ends so holds a URL whose password is a secret.
+URL_NAME_SUFFIX = "DATABASE_URL"
 # Shorter values (or flags like "true") cannot be secrets worth the name, and replacing them would
 # shred every log line they happen to occur in.
 MIN_SECRET_LENGTH = 4
-_NOT_SECRET = {"true", "false", "none", "null", "yes", "no"}
+NOT_SECRET = frozenset({"true", "false", "none", "null", "yes", "no"})
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
+
+
+def is_secret_name(name: str) -> bool:
+    folded = name.casefold()
+    if not any(word.casefold() in folded for word in SECRET_WORDS):
+        return False
+    parts = [word.upper() for word in _WORDS.findall(name)]
+    return not (PUBLIC_WORD in parts or (parts and parts[-1] in REFERENCE_WORDS))
+
+
+def can_be_secret(value: str) -> bool:
+    stripped = value.strip()
+    return len(stripped) >= MIN_SECRET_LENGTH and stripped.lower() not in NOT_SECRET
 
 
 def secret_values(environ: Mapping[str, str]) -> set[str]:
@@ -36,9 +60,9 @@ def secret_values(environ: Mapping[str, str]) -> set[str]:
     for name, value in environ.items():
         if not value:
             continue
-        if SECRET_NAME.search(name):
+        if is_secret_name(name):
             found.add(value)
-        if name.upper().endswith("DATABASE_URL"):
+        if name.upper().endswith(URL_NAME_SUFFIX):
             try:
                 password = make_url(value.strip()).password
             except (ArgumentError, ValueError):
@@ -58,7 +82,7 @@ def register(values: Iterable[str]) -> None:
     global _pattern
     with _lock:
         for value in values:
-            if len(value) >= MIN_SECRET_LENGTH and value.lower() not in _NOT_SECRET:
+            if can_be_secret(value):
                 _secrets.update(v for v in _variants(value) if len(v) >= MIN_SECRET_LENGTH)
         # Longest first, so a secret that contains another is replaced whole.
         ordered = sorted(_secrets, key=len, reverse=True)

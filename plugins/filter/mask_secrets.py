@@ -3,11 +3,21 @@
 # settings whose secret values are not known by name (redact needs the values, this needs none).
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import sys
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+
+# Ansible loads plugin files by path, outside any package: this makes plugins/ importable so that
+# the filters and the callback share plugins/plugin_utils, as a collection's plugins do.
+if (_PROJECT := str(Path(__file__).resolve().parents[2])) not in sys.path:
+    sys.path.append(_PROJECT)
+
+from plugins.plugin_utils import masking
+from plugins.plugin_utils.masking import DEFAULT_MASK
+from plugins.plugin_utils.redaction import RedactionError
+from plugins.plugin_utils.secret_rule import SECRET_WORDS
 
 DOCUMENTATION = r"""
 name: mask_secrets
@@ -15,7 +25,11 @@ short_description: Mask the values of secret-looking keys and the passwords in U
 description:
   - Returns a deep copy of O(_input) (dicts, lists and tuples nested to any depth) for debug output.
   - A key is secret-looking when its name (C(str(key))) contains one of O(patterns), compared
-    case-insensitively. O(mask) takes the place of every value below such a key; dicts and lists
+    case-insensitively, unless its last word says it only refers to a secret (C(FILE), C(PATH),
+    C(DIR), C(NAME), C(ID), C(ARN), C(PREFIX), C(PATTERN), C(REGEX)) or it holds the word C(PUBLIC).
+    This is the project's secret-name rule (plugins/plugin_utils/secret_rule.py), the one the app's
+    log filter applies to its environment.
+  - O(mask) takes the place of every value below a secret-looking key; dicts and lists
     below it keep their shape, so you still see which keys are set.
   - V(None), empty strings and booleans are shown as they are even under a secret key, so that an
     unset secret or a flag such as C(ssh_key_checking) stays visible. They cannot hold a credential.
@@ -33,10 +47,11 @@ options:
     type: raw
     required: true
   patterns:
-    description: Substrings of key names that mark a secret, compared case-insensitively.
+    description:
+      - Substrings of key names that mark a secret, compared case-insensitively.
+      - Left out, the secret words of the project's rule (plugins/plugin_utils/secret_rule.py).
     type: list
     elements: str
-    default: [SECRET, TOKEN, PASSWORD, PASSWD, KEY, CREDENTIAL, PRIVATE]
   mask:
     description: The text shown instead of a masked value.
     type: str
@@ -59,59 +74,15 @@ _value:
   type: raw
 """
 
-DEFAULT_PATTERNS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "PRIVATE")
-DEFAULT_MASK = "********"
-# scheme://user:password@ ; the password is greedy up to the last "@" before whitespace.
-_URL_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<password>\S*)@")
-
 
 def mask_secrets(
-    mapping: Any, patterns: list[str] | tuple[str, ...] = DEFAULT_PATTERNS, mask: str = DEFAULT_MASK
+    mapping: Any, patterns: list[str] | tuple[str, ...] = SECRET_WORDS, mask: str = DEFAULT_MASK
 ) -> Any:
     """Return a copy of mapping with secret-looking values and URL passwords masked."""
-    if isinstance(patterns, str) or not isinstance(patterns, list | tuple):
-        raise AnsibleFilterError(
-            f"mask_secrets: patterns must be a list of strings, got {type(patterns).__name__}; "
-            "write it as a list, e.g. ['PASSWORD', 'TOKEN']"
-        )
-    for index, pattern in enumerate(patterns):
-        if not isinstance(pattern, str) or not pattern:
-            raise AnsibleFilterError(
-                f"mask_secrets: patterns[{index}] must be a non-empty string, got {type(pattern).__name__}; "
-                "remove it or write the key fragment as text"
-            )
-    if not isinstance(mask, str):
-        raise AnsibleFilterError(f"mask_secrets: mask must be a string, got {type(mask).__name__}")
-    folded = tuple(pattern.casefold() for pattern in patterns)
-    return _walk(mapping, folded, mask, secret=False)
-
-
-def mask_url_credentials(text: str, mask: str = DEFAULT_MASK) -> str:
-    """Mask the password part of every URL with credentials in text."""
-    return _URL_CREDENTIALS.sub(lambda match: f"{match['head']}{mask}@", text)
-
-
-def is_secret_key(key: Any, patterns: tuple[str, ...]) -> bool:
-    name = str(key).casefold()
-    return any(pattern in name for pattern in patterns)
-
-
-def _walk(data: Any, patterns: tuple[str, ...], mask: str, secret: bool) -> Any:
-    if isinstance(data, Mapping):
-        return {
-            key: _walk(value, patterns, mask, secret or is_secret_key(key, patterns))
-            for key, value in data.items()
-        }
-    if isinstance(data, list | tuple):
-        items = [_walk(item, patterns, mask, secret) for item in data]
-        return items if isinstance(data, list) else tuple(items)
-    if data is None or isinstance(data, bool) or (isinstance(data, str) and not data):
-        return data
-    if secret:
-        return mask
-    if isinstance(data, str):
-        return mask_url_credentials(data, mask)
-    return data
+    try:
+        return masking.mask_secrets(mapping, patterns, mask)
+    except RedactionError as error:
+        raise AnsibleFilterError(f"mask_secrets: {error}") from None
 
 
 class FilterModule:

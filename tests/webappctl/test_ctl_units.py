@@ -45,9 +45,9 @@ def test_secret_values_and_url_passwords_are_redacted_in_every_encoding(tmp_path
         "SECRET_KEY=s3cr3t/value+with spaces\nLOG_LEVEL=INFO\nAPI_TOKEN=true\n"
         "DATABASE_URL=postgresql://app:pg-Pass-4711@db:5432/app\n"
     )
-    found = redact.secrets_of(redact.read_settings(settings), config.Config().secret_name_pattern)
+    found = redact.secrets_of(redact.read_settings(settings))
     assert found == {"s3cr3t/value+with spaces", "pg-Pass-4711"}
-    scrub = redact.for_files([settings], config.Config().secret_name_pattern)
+    scrub = redact.for_files([settings])
     line = 'key=s3cr3t/value+with spaces url=s3cr3t%2Fvalue%2Bwith%20spaces json="pg-Pass-4711" level=INFO'
     assert scrub(line) == 'key=[REDACTED] url=[REDACTED] json="[REDACTED]" level=INFO'
 

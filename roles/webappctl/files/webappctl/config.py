@@ -70,7 +70,6 @@ class Config:
     failure_log_lines: int = 40
     health_path: str = "/health"
     health_timeout: int = 60
-    secret_name_pattern: str = "(?i)SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL|PRIVATE"  # noqa: S105 (names)
     network: str = "webapp"
     container: Container = field(default_factory=Container)
     oneoff: Limits = field(default_factory=Limits)

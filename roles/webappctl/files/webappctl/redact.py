@@ -1,17 +1,51 @@
-"""Secret values never leave the program: the values of settings whose name the project's rule marks
-secret (the rule comes from the controller, in the config) and the password of any URL setting are
-replaced by [REDACTED] in everything it prints (a failing release's log lines above all)."""
+"""Secret values never leave the program: the values of settings the project's secret rule marks
+secret, and the password of any URL setting, are replaced by [REDACTED] in everything it prints (a
+failing release's log lines above all). The rule is the project's one rule, held once per side like
+the app's (tests/filters/test_secret_rule_agreement.py keeps the three equal): the host has neither
+the controller's plugins nor the app's code."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote
 
 MARKER = "[REDACTED]"
-MIN_LENGTH = 4
-NOT_SECRET = {"true", "false", "none", "null", "yes", "no"}
+# A name holding one of these names a secret, unless its last word says the value is about the
+# secret rather than the secret itself, or it is the public half of a key pair.
+SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "PRIVATE")
+REFERENCE_WORDS = frozenset({"FILE", "PATH", "DIR", "NAME", "ID", "ARN", "PREFIX", "PATTERN", "REGEX"})
+PUBLIC_WORD = "PUBLIC"
+URL_NAME_SUFFIX = "DATABASE_URL"
+MIN_SECRET_LENGTH = 4
+NOT_SECRET = frozenset({"true", "false", "none", "null", "yes", "no"})
+
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_URL_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<password>\S*)@")
+
+
+def is_secret_name(name: str) -> bool:
+    folded = name.casefold()
+    if not any(word.casefold() in folded for word in SECRET_WORDS):
+        return False
+    parts = [word.upper() for word in _WORDS.findall(name)]
+    return not (PUBLIC_WORD in parts or (parts and parts[-1] in REFERENCE_WORDS))
+
+
+def can_be_secret(value: str) -> bool:
+    stripped = value.strip()
+    return len(stripped) >= MIN_SECRET_LENGTH and stripped.lower() not in NOT_SECRET
+
+
+def url_password(value: str) -> str | None:
+    """The password of a URL with credentials, decoded; the whole value when it is no URL at all."""
+    text = value.strip()
+    if not _SCHEME.match(text):
+        return value or None
+    match = _URL_CREDENTIALS.match(text)
+    return unquote(match["password"]) if match and match["password"] else None
 
 
 def read_settings(path: Path) -> dict[str, str]:
@@ -28,20 +62,16 @@ def read_settings(path: Path) -> dict[str, str]:
     return found
 
 
-def secrets_of(settings: dict[str, str], name_pattern: str) -> set[str]:
-    rule = re.compile(name_pattern)
+def secrets_of(settings: dict[str, str]) -> set[str]:
     found = set()
     for key, value in settings.items():
-        if rule.search(key):
-            found.add(value)
-        if "://" in value:
-            try:
-                password = urlsplit(value).password
-            except ValueError:
-                password = None
+        if key.upper().endswith(URL_NAME_SUFFIX):
+            password = url_password(value)
             if password:
                 found.add(password)
-    return {v for v in found if len(v) >= MIN_LENGTH and v.lower() not in NOT_SECRET}
+        elif is_secret_name(key):
+            found.add(value)
+    return {value for value in found if can_be_secret(value)}
 
 
 class Redactor:
@@ -55,7 +85,7 @@ class Redactor:
                 json.dumps(value)[1:-1],
                 repr(value)[1:-1],
             }
-        ordered = sorted((v for v in variants if len(v) >= MIN_LENGTH), key=len, reverse=True)
+        ordered = sorted((v for v in variants if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
         self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def __call__(self, text: str) -> str:
@@ -69,8 +99,8 @@ class Redactor:
         return text
 
 
-def for_files(paths: list[Path], name_pattern: str) -> Redactor:
+def for_files(paths: list[Path]) -> Redactor:
     values: set[str] = set()
     for path in paths:
-        values |= secrets_of(read_settings(path), name_pattern)
+        values |= secrets_of(read_settings(path))
     return Redactor(values)

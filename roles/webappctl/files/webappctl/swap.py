@@ -344,7 +344,7 @@ class Swap:
         files = [Path(self.target["settings"])]
         if self.outgoing.get("settings"):
             files.append(Path(self.outgoing["settings"]))
-        return redact.for_files(files, self.cfg.secret_name_pattern)
+        return redact.for_files(files)
 
 
 def _release_fields(record: dict[str, Any]) -> dict[str, Any]:
