@@ -100,7 +100,8 @@ def backup_items(path: str, tmp_path: Path) -> dict[str, str]:
 
 def newest_backup(subdir: str = "") -> str:
     where = f"{BACKUP_DIR}/{subdir}".rstrip("/")
-    names = host("sh", "-c", f"ls -1 {where} | grep -E '^webapp-.*\\.db(\\.gz)?$' | sort").stdout.split()
+    prefix = "pre-restore" if subdir == "pre-restore" else "webapp"
+    names = host("sh", "-c", f"ls -1 {where} | grep -E '^{prefix}-.*\\.db(\\.gz)?$' | sort").stdout.split()
     assert names, f"no backup in {where}"
     return f"{where}/{names[-1]}"
 

@@ -120,10 +120,9 @@ def _build(kind: type, raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be an object")
     names = set(kind.__dataclass_fields__)
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ConfigError(f"{where} has unknown keys: {', '.join(unknown)}")
-    values = dict(raw)
+    # Written by the roles, not by hand: a key this version does not know comes from another version
+    # of the roles (an upgrade, or a rollback of the repository) and must not stop a backup or restore.
+    values = {key: value for key, value in raw.items() if key in names}
     defaults = kind()
     for key, value in list(values.items()):
         default = getattr(defaults, key, None)
