@@ -25,6 +25,10 @@ SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY|CREDENTIAL|PRIVATE",
 MIN_SECRET_LENGTH = 4
 _NOT_SECRET = {"true", "false", "none", "null", "yes", "no"}
 
+# API tokens (app/auth.py) are redacted by their shape: the service never knows them, and a client
+# may still paste one where it gets logged (a query string).
+TOKEN_SHAPE = re.compile(r"wapp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
@@ -74,6 +78,8 @@ def clear() -> None:
 
 
 def redact(text: str) -> str:
+    if "wapp_" in text:
+        text = TOKEN_SHAPE.sub(MARKER, text)
     pattern = _pattern
     if pattern is None:
         return text
@@ -108,7 +114,7 @@ class RedactingFilter(logging.Filter):
     """Attach to handlers: rewrites each record so no registered secret reaches the output."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _pattern is None:
+        if _pattern is None and "wapp_" not in str(record.msg) + str(record.args):
             return True
         try:
             message = record.getMessage()
