@@ -190,7 +190,7 @@ def load_settings(
         limit_concurrency=_int("LIMIT_CONCURRENCY", raw["LIMIT_CONCURRENCY"], 1, 100000),
         keep_alive_timeout_s=_int("KEEP_ALIVE_TIMEOUT_S", raw["KEEP_ALIVE_TIMEOUT_S"], 1, 3600),
         graceful_shutdown_timeout_s=_int(
-            "GRACEFUL_SHUTDOWN_TIMEOUT_S", raw["GRACEFUL_SHUTDOWN_TIMEOUT_S"], 0, 3600
+            "GRACEFUL_SHUTDOWN_TIMEOUT_S", raw["GRACEFUL_SHUTDOWN_TIMEOUT_S"], 1, 3600
         ),
         forwarded_allow_ips=_forwarded_allow_ips(raw["FORWARDED_ALLOW_IPS"]),
         app_version=raw["APP_VERSION"].strip() or "dev",

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.errors import ApiError
+from app.ids import new_id
 from app.json_body import read_json
 from app.pagination import decode_cursor, parse_limit
 from app.render import JSONBytes, page_json
@@ -54,7 +55,7 @@ async def create_item(request: Request) -> Response:
     # Authorized before the body is read: an anonymous client can't make us buffer it.
     await authorize(request, "write")
     item = await _item_input(request)
-    item_id = str(uuid.uuid4())
+    item_id = new_id()
     body = await store_of(request).create_item(item_id, item)
     return JSONBytes(body.encode(), status_code=201, headers={"Location": f"/api/items/{item_id}"})
 
