@@ -23,7 +23,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.auth import SCOPES, SecretKeyError, new_token, signing_key
-from app.db import Database, DatabaseSetupError
+from app.db import Database, DatabaseSetupError, sqlite_path
 from app.errors import classify_database_error
 from app.models import tokens
 from app.settings import Settings, SettingsError, load_settings
@@ -105,8 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(env_file=Path(".env"))
+    except SettingsError as exc:
+        print(f"tokens: configuration error: {exc}", file=sys.stderr)
+        return 2
+    path = sqlite_path(settings.url)
+    if path is not None and not path.is_file():
+        # Opening it would create an empty database where the service's should be.
+        print(f"tokens: no database at {path}: start the service (it migrates) first", file=sys.stderr)
+        return 1
+    try:
         db = Database(settings)
-    except (SettingsError, DatabaseSetupError) as exc:
+    except DatabaseSetupError as exc:
         print(f"tokens: configuration error: {exc}", file=sys.stderr)
         return 2
     try:

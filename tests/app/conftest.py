@@ -14,9 +14,8 @@ from sqlalchemy.engine import make_url
 
 # starlette's TestClient still works on httpx; its notice about httpx2 is not ours to act on.
 warnings.filterwarnings("ignore", message="Using `httpx`")
-from starlette.testclient import TestClient  # noqa: E402
-
 from app_helpers import TEST_SECRET, api_client  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
 
 from app.migrate import upgrade  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402

@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from app_helpers import api_client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from app_helpers import api_client
 from starlette.testclient import TestClient
 
 SMALL_LIMIT = 4096

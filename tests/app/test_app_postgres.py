@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
 from app_helpers import TEST_SECRET, api_client, unregistered_token
+from sqlalchemy import create_engine, inspect
 from starlette.testclient import TestClient
 
 from app.factory import create_app

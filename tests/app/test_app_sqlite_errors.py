@@ -181,5 +181,6 @@ def test_server_exits_cleanly_on_bad_settings(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "webapp: configuration error: setting MAX_BODY_BYTES is invalid: expected an integer >= 1 and <= 16777216"
+        "webapp: configuration error: setting MAX_BODY_BYTES is invalid: "
+        "expected an integer >= 1 and <= 16777216"
     )
