@@ -7,6 +7,7 @@ secrets: a SettingsError names the key and what was expected, never what arrived
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -158,6 +159,11 @@ def _database_url(raw: str, cwd: Path) -> str:
         # psycopg (3) is the driver the image ships; a bare postgresql:// would ask for psycopg2.
         if url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
+        if importlib.util.find_spec("psycopg") is None:
+            raise SettingsError(
+                "DATABASE_URL",
+                "a sqlite:// URL: this image has no PostgreSQL driver (build it with WITH_POSTGRES=true)",
+            )
     else:
         raise SettingsError("DATABASE_URL", "a sqlite:// or postgresql+psycopg:// URL")
     return url.render_as_string(hide_password=False)
