@@ -8,6 +8,7 @@ secrets: a SettingsError names the key and what was expected, never what arrived
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -107,15 +108,27 @@ def _bool(key: str, raw: str) -> bool:
     return value in _TRUE
 
 
-def available_cpus() -> int:
-    """CPUs this process may use: its affinity mask, lowered by a cgroup v2 quota (docker --cpus)."""
-    count = len(os.sched_getaffinity(0))
+def _cpu_quota() -> float | None:
+    """CPUs granted by a CFS quota (docker --cpus), cgroup v2 or v1; None when unlimited."""
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            count = min(count, max(1, -(-int(quota) // int(period))))
+        return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
         pass
+    try:
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask (docker --cpuset-cpus), lowered by a quota."""
+    count = len(os.sched_getaffinity(0))
+    quota = _cpu_quota()
+    if quota is not None:
+        count = min(count, math.ceil(quota))
     return max(1, count)
 
 
