@@ -28,7 +28,7 @@ HOST = "webapp-userdata-test"
 SSH_PORT = 2232
 APP = "http://127.0.0.1:18092"
 IMAGE = "webapp:local"
-SECRET = "user-data-run-s3cr3t-$HOME-'q'"
+SECRET = "user-data-run-s3cr3t-$HOME-'q'-0123456789"  # 32 bytes or more: it signs API tokens
 SCRIPT_ON_HOST = "/root/user-data.sh"
 SSH = [
     "ssh",
@@ -214,8 +214,12 @@ def test_no_run_prints_the_secret(first_boot, loaded):
 
 
 def test_running_it_again_keeps_the_container_and_the_data(loaded):
+    token = observe("docker", "exec", "webapp", "python", "-m", "app.tokens", "issue", "user-data").strip()
     created = requests.post(
-        f"{APP}/api/items", json={"name": "kept", "data": {"by": "user-data"}}, timeout=10
+        f"{APP}/api/items",
+        json={"name": "kept", "data": {"by": "user-data"}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
     )
     assert created.status_code == 201, created.text
     item = created.json()["id"]

@@ -11,6 +11,7 @@ import hostkit
 import pytest
 import yaml
 from deploy_helpers import (
+    APP,
     APP_PORT,
     HOST,
     IMAGES,
@@ -61,6 +62,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         the_site.play("configure.yml")
         the_site.play("deploy.yml")
         wait_healthy()
+        hostkit.authorize(APP, HOST)
         yield the_site
     finally:
         hostkit.host_down(HOST)

@@ -25,7 +25,7 @@ HOST = "webapp-deploy-test"
 SSH_PORT = 2228
 APP_PORT = 18088
 APP = f"http://127.0.0.1:{APP_PORT}"
-SECRET = f"deploy-test-secret-{uuid.uuid4().hex[:12]}"
+SECRET = f"deploy-test-secret-{uuid.uuid4().hex}"  # 32 bytes or more: it signs API tokens
 CONTAINER = "webapp"
 RELEASES = "/app/releases"
 LOCK = f"{RELEASES}/.deploy.lock"
@@ -41,19 +41,19 @@ ENTRYPOINT ["/bin/sh", "-c", \\
 """
 AHEAD_DOCKERFILE = f"""FROM {V2}
 ENV APP_VERSION=v3-ahead
-COPY 0002_ahead.py /app/app/migrations/versions/0002_ahead.py
+COPY 0003_ahead.py /app/app/migrations/versions/0003_ahead.py
 """
 AHEAD_MIGRATION = '''"""A table the earlier releases do not know.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -65,7 +65,7 @@ def upgrade():
 def downgrade():
     op.drop_table("ahead_notes")
 '''
-# Migrates the database to 0002 (as the real entrypoint does first), then fails to start.
+# Migrates the database to 0003 (as the real entrypoint does first), then fails to start.
 AHEAD_BROKEN_DOCKERFILE = f"""FROM {AHEAD}
 ENV APP_VERSION=ahead-broken
 ENTRYPOINT ["/bin/sh", "-c", \\
@@ -131,7 +131,7 @@ def build_images(work: Path) -> None:
             check=True, timeout=900, capture_output=True,
         )  # fmt: skip
     build(BROKEN, BROKEN_DOCKERFILE, {}, work / "broken")
-    build(AHEAD, AHEAD_DOCKERFILE, {"0002_ahead.py": AHEAD_MIGRATION}, work / "ahead")
+    build(AHEAD, AHEAD_DOCKERFILE, {"0003_ahead.py": AHEAD_MIGRATION}, work / "ahead")
     build(AHEAD_BROKEN, AHEAD_BROKEN_DOCKERFILE, {}, work / "ahead-broken")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hostkit
 import pytest
 import requests
 from deploy_helpers import (
@@ -227,7 +228,8 @@ def test_deploying_again_after_a_failed_restore_brings_the_data_back(site: Site,
     bulky = [key for key, name in served().items() if name.startswith("bulky-")]
     assert len(bulky) == 3
     for key in bulky:  # the later tests compare backups with `written` exactly
-        assert requests.delete(f"{APP}/api/items/{key}", timeout=10).status_code in (200, 204)
+        deleted = requests.delete(f"{APP}/api/items/{key}", headers=hostkit.auth_headers(APP), timeout=10)
+        assert deleted.status_code in (200, 204)
 
 
 def test_a_failed_first_deploy_onto_an_existing_database_restores_it(
@@ -244,16 +246,16 @@ def test_a_failed_first_deploy_onto_an_existing_database_restores_it(
             f"Deploy of {AHEAD_BROKEN}",
             "There was no previous release to go back to",
             "the database was restored from the pre-deploy backup /app/backups/pre-deploy/pre-deploy-",
-            "(revision 0001)",
+            "(revision 0002)",
             "the failed release's database is kept as /app/data/app.db.failed-",
         ):
             assert expected in proc.output, f"{expected!r} not in:\n{proc.output[-4000:]}"
-        assert db_revision("/app/data/app.db", tmp_path) == "0001", (
+        assert db_revision("/app/data/app.db", tmp_path) == "0002", (
             "the failed release's migration stayed applied"
         )
         assert written.items() <= db_items("/app/data/app.db", tmp_path).items()
         aside = proc.output.split("the failed release's database is kept as ", 1)[1].split()[0].rstrip(".")
-        assert db_revision(aside, tmp_path) == "0002"
+        assert db_revision(aside, tmp_path) == "0003"
     finally:
         on_host("docker", "rm", "-f", CONTAINER, check=False)
         put_host_file(f"{RELEASES}/current.json", kept)
@@ -272,7 +274,7 @@ def test_deploy_pairs_a_verified_backup_with_the_outgoing_release(
     current, previous = release("current"), release("previous")
     assert current["image"] == V2 and current["image_id"] == image_id(V2)
     assert previous["image"] == V1 and previous["image_id"] == image_id(V1)
-    assert previous["revision"] == "0001"
+    assert previous["revision"] == "0002"
     assert previous["backup"].startswith("/app/backups/pre-deploy/pre-deploy-")
     assert on_host("stat", "-c", "%U %a", previous["backup"]).stdout.split() == ["root", "600"]
     assert db_items(previous["backup"], tmp_path) == written
@@ -330,7 +332,7 @@ def test_rollback_goes_back_to_the_previous_release(site: Site, written: dict[st
     current, previous = release("current"), release("previous")
     assert current["image_id"] == image_id(V1) and current["by"] == "rollback"
     assert previous["image_id"] == before["image_id"] == image_id(V2)
-    assert previous["revision"] == "0001"
+    assert previous["revision"] == "0002"
     assert previous["backup"].startswith("/app/backups/pre-deploy/pre-rollback-")
     assert_items_kept(written)
 
@@ -355,7 +357,7 @@ def ahead(site: Site, written: dict[str, str]) -> dict[str, str]:
     """Deploy the release whose schema is one revision ahead, and write an item under it."""
     site.play("deploy.yml", app_image=AHEAD)
     wait_healthy()
-    assert release("previous")["image_id"] == image_id(V1) and release("previous")["revision"] == "0001"
+    assert release("previous")["image_id"] == image_id(V1) and release("previous")["revision"] == "0002"
     assert "rolled_back_from" not in release("current"), "a deploy kept the rollback marker"
     return {post("under-ahead"): "under-ahead"}
 
@@ -366,8 +368,8 @@ def test_image_only_rollback_is_refused_when_the_schema_moved(site: Site, ahead:
     assert proc.returncode != 0
     for expected in (
         f"Refusing to roll back {HOST} to {V1} with the image only",
-        "schema revision 0002",
-        "ran at revision 0001",
+        "schema revision 0003",
+        "ran at revision 0002",
         before["previous"]["backup"],
         "ansible-playbook playbooks/rollback.yml -e rollback_restore_database=true",
         "Nothing was changed",
@@ -390,7 +392,7 @@ def test_rollback_with_the_paired_backup_restores_schema_and_data(
     replaced = on_host("sh", "-c", "ls /app/data/app.db.replaced-*").stdout.split()
     assert len(replaced) == 1 and ahead.items() <= db_items(replaced[0], tmp_path).items()
     previous = release("previous")
-    assert previous["image_id"] == image_id(AHEAD) and previous["revision"] == "0002"
+    assert previous["image_id"] == image_id(AHEAD) and previous["revision"] == "0003"
     assert ahead.items() <= db_items(previous["backup"], tmp_path).items()
 
 
@@ -432,6 +434,7 @@ class Writer:
 
     def run(self) -> None:
         session = requests.Session()
+        session.headers.update(hostkit.auth_headers(APP))
         n = 0
         while not self.stop.is_set():
             n += 1
