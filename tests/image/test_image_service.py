@@ -40,8 +40,10 @@ def test_image_adds_at_most_60_mib_over_its_base(image: str) -> None:
 
 def _spawned_workers(container: str) -> int:
     """uvicorn's worker processes (multiprocessing children); 0 when it serves in one process."""
-    listing = docker("exec", container, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '; echo").stdout
-    return listing.count("spawn_main")
+    # [m]: the pattern does not match the command line of the shell running it.
+    command = "grep -l 'spawn_[m]ain' /proc/[0-9]*/cmdline || true"
+    found = docker("exec", container, "sh", "-c", command).stdout
+    return len(found.split())
 
 
 def test_workers_follow_the_cpus_the_container_may_use(run_container) -> None:
