@@ -27,6 +27,7 @@ from app.db import Database, DatabaseSetupError, sqlite_path
 from app.errors import classify_database_error
 from app.models import tokens
 from app.settings import Settings, SettingsError, load_settings
+from app.token_cache import touch_stamp
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 
@@ -90,6 +91,20 @@ def revoke(db: Database, name_or_id: str) -> dict[str, Any]:
     return {"revoked": revoked}
 
 
+def _changed(database: Path | None) -> None:
+    """Tell the running service its cached tokens are stale (app/token_cache.py)."""
+    if database is None:
+        return
+    try:
+        touch_stamp(database)
+    except OSError as exc:
+        print(
+            f"tokens: warning: cannot tell the running service ({exc.strerror}): it may accept a revoked"
+            " token until it restarts",
+            file=sys.stderr,
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app.tokens", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,11 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "issue":
             token = issue(db, settings, args.name, args.scope)
+            _changed(path)
             note = f"tokens: issued a {args.scope} token named {args.name}; it is not shown again"
             print(note, file=sys.stderr)
             print(token)
         else:
             print(json.dumps(listing(db) if args.command == "list" else revoke(db, args.name_or_id)))
+            if args.command == "revoke":
+                _changed(path)
     except ToolError as exc:
         print(f"tokens: {args.command}: {exc}", file=sys.stderr)
         return exc.status

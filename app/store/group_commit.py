@@ -2,8 +2,11 @@
 
 A request's write is queued with a future; the thread takes every write waiting (up to a batch),
 runs them in one BEGIN IMMEDIATE ... COMMIT, and only then settles their futures, so a 201 is
-never answered before the commit that holds it. When one write of a batch fails, the batch is
-rolled back and each write is retried in a transaction of its own, so one bad write fails alone.
+never answered before the commit that holds it. The batch's new rows go in as one multi-row
+INSERT: each statement lets go of the GIL and must win it back from the busy event loop, so one
+statement per batch rather than one per row keeps the writer from queueing behind the loop.
+When one write of a batch fails, the batch is rolled back and each write is retried in a
+transaction of its own, so one bad write fails alone.
 
 Across processes (uvicorn workers, the token command) SQLite's own lock keeps one writer at a
 time; a flock on a file beside the database queues this process's writer behind another's
@@ -32,8 +35,9 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 
 @dataclass
 class _Write:
-    fn: WriteFn
+    fn: WriteFn | None
     future: asyncio.Future[Any]
+    row: tuple[Any, ...] | None = None  # a row for the batch's INSERT, instead of fn
     result: Any = None
     error: BaseException | None = None
     done: bool = field(default=False)
@@ -78,7 +82,12 @@ class FileLock:
 
 
 class GroupCommitWriter:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], lock_path: str | None) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], lock_path: str | None, insert: tuple[str, str]
+    ) -> None:
+        """insert: the head of the batch INSERT ("INSERT INTO t (a, b) VALUES ") and one row's
+        placeholders ("(?, ?)")."""
+        self._insert_head, self._insert_row = insert
         self._queue: queue.SimpleQueue[_Write | _Stop] = queue.SimpleQueue()
         self._connect = connect
         self._lock = FileLock(lock_path)
@@ -90,6 +99,12 @@ class GroupCommitWriter:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put(_Write(fn, future))
         return await future
+
+    async def insert(self, row: tuple[Any, ...]) -> None:
+        """Insert one row, committed (with the other rows and writes of its batch) when this returns."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Write(None, future, row))
+        await future
 
     def stop(self) -> None:
         """Finish every write queued so far, then end the thread."""
@@ -155,15 +170,19 @@ class GroupCommitWriter:
         for write in batch:
             write.done = True
 
-    @staticmethod
-    def _transaction(conn: sqlite3.Connection, batch: list[_Write]) -> None:
+    def _transaction(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for write in batch:
-                try:
-                    write.result = write.fn(conn)
-                except sqlite3.Error as exc:
-                    raise _WriteFailed(exc) from exc
+            rows = [write.row for write in batch if write.row is not None]
+            try:
+                if rows:
+                    sql = self._insert_head + ", ".join([self._insert_row] * len(rows))
+                    conn.execute(sql, [value for row in rows for value in row])
+                for write in batch:
+                    if write.fn is not None:
+                        write.result = write.fn(conn)
+            except sqlite3.Error as exc:
+                raise _WriteFailed(exc) from exc
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
