@@ -10,10 +10,22 @@ import os
 import time
 import uuid
 
+_random = bytearray()
+
+
+def _random_bytes(count: int) -> bytes:
+    # os.urandom is a system call: take its bytes a page at a time.
+    global _random
+    if len(_random) < count:
+        _random = bytearray(os.urandom(4096))
+    taken = bytes(_random[:count])
+    del _random[:count]
+    return taken
+
 
 def new_id() -> str:
     millis = time.time_ns() // 1_000_000
-    value = bytearray(millis.to_bytes(6, "big") + os.urandom(10))
+    value = bytearray(millis.to_bytes(6, "big") + _random_bytes(10))
     value[6] = 0x70 | (value[6] & 0x0F)  # version 7
     value[8] = 0x80 | (value[8] & 0x3F)  # RFC 9562 variant
     return str(uuid.UUID(bytes=bytes(value)))

@@ -140,5 +140,6 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._writer.stop()
+        self._tokens.close()
         if self._reader is not None:
             self._reader.close()
