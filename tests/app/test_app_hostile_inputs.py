@@ -80,7 +80,16 @@ def hostile(settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
         yield client, tokens
 
 
-@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomized: the same examples every run (a property test must not pass or fail by chance).
+PROPERTY = hsettings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+@PROPERTY
 @given(
     method=st.sampled_from(METHODS),
     path=st.one_of(
@@ -115,3 +124,63 @@ def test_every_route_answers_below_500_with_an_error_body(
     if content_type is not None:
         headers["Content-Type"] = content_type.encode("latin-1")
     _check(client.request(method, path, params=query, content=body, headers=headers))
+
+
+@PROPERTY
+@given(query=st.fixed_dictionaries({}, optional={"limit": limits, "cursor": cursors}))
+def test_paging_parameters_answer_below_500(client: TestClient, query: dict[str, str]) -> None:
+    # The page route's parameters alone: each example reaches the cursor and limit parsers.
+    _check(client.get("/api/items", params=query))
+
+
+@PROPERTY
+@given(
+    method=st.sampled_from(["POST", "PUT", "DELETE"]),
+    headers=st.dictionaries(
+        st.sampled_from(
+            ["Authorization", "Content-Type", "Content-Length", "Transfer-Encoding", "X-Forwarded-For"]
+        ),
+        # Number-like text too: digits that are not ASCII ("\xb2" is "²"), signs, very long numbers.
+        header_text | st.text("0123456789\xb2\xb3\xb9 +-", max_size=30) | st.just("9" * 5000),
+        max_size=3,
+    ),
+    body=bodies,
+)
+def test_hostile_headers_on_writes_answer_below_500(
+    hostile, method: str, headers: dict[str, str], body: bytes
+) -> None:
+    client, tokens = hostile
+    path = "/api/items" if method == "POST" else "/api/items/5f0c2a4e-8d1b-4c3e-9a7f-2b6d1e0c9f48"
+    raw = {"Authorization": tokens["WRITE"].encode()} | {k: v.encode("latin-1") for k, v in headers.items()}
+    if "Content-Length" in raw or "Transfer-Encoding" in raw:
+        # httpx frames the body by these: send it through the ASGI app with the headers as given.
+        _check(_asgi_request(client, method, path, raw, body))
+    else:
+        _check(client.request(method, path, content=body, headers=raw))
+
+
+def _asgi_request(client: TestClient, method: str, path: str, headers: dict[str, bytes], body: bytes):
+    """One request handed straight to the app, headers exactly as given (no client framing)."""
+    import httpx
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80), "headers": [(k.lower().encode(), v) for k, v in headers.items()],
+        "state": {},
+    }  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    client.portal.call(client.app, scope, receive, send)
+    start = sent[0]
+    content = b"".join(m.get("body", b"") for m in sent[1:])
+    response = httpx.Response(start["status"], headers=start.get("headers", []), content=content)
+    response.request = httpx.Request(method, "http://testserver" + path)
+    return response
