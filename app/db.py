@@ -106,18 +106,5 @@ class Database:
             session.connection(execution_options={"sqlite_immediate": True})
             yield session
 
-    def probe_writable(self) -> None:
-        """Fail the way a write would (read-only file or filesystem), without changing anything.
-
-        A read-only SQLite file still answers SELECTs, so a read alone would call it healthy.
-        Rewriting user_version with its own value and rolling back needs the write path only.
-        """
-        with self._write_lock, self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_immediate=True)
-            with conn.begin() as tx:
-                version = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
-                conn.exec_driver_sql(f"PRAGMA user_version = {version}")
-                tx.rollback()
-
     def dispose(self) -> None:
         self.engine.dispose()

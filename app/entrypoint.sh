@@ -1,13 +1,6 @@
 #!/bin/sh
-# Container entrypoint: migrate the schema, then become uvicorn (PID 1 gets the signals).
-# Arguments are passed on to uvicorn, e.g. `docker run IMAGE --workers 2`.
+# Container entrypoint: migrate the schema, then serve (app/serve.py builds uvicorn's options from
+# the settings). exec: PID 1 is the server and gets docker stop's SIGTERM, then finishes the
+# requests in flight (GRACEFUL_SHUTDOWN_TIMEOUT_S). Arguments go on to uvicorn, e.g. `--workers 1`.
 set -eu
-
-python -m app.migrate
-
-# uvicorn's own level follows LOG_LEVEL too (already validated by the migrate step above).
-level=$(printf '%s' "${LOG_LEVEL:-INFO}" | tr '[:upper:]' '[:lower:]')
-# --no-proxy-headers: the app is reached directly on a published port; X-Forwarded-* from clients
-# must not be trusted to rewrite the client address in the logs.
-exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --no-proxy-headers \
-  --log-config /app/app/logging.json --log-level "$level" "$@"
+exec python -m app.serve "$@"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-import psycopg
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -13,10 +12,20 @@ from starlette.responses import JSONResponse, Response
 
 from app.db import DatabaseSetupError
 
+try:  # the PostgreSQL driver is a build option of the image
+    from psycopg.errors import UndefinedTable
+except ImportError:  # pragma: no cover - exercised by the image built without it
+
+    class UndefinedTable(Exception):  # type: ignore[no-redef]
+        """Stands in for psycopg's class where psycopg is not installed: never raised."""
+
+
 log = logging.getLogger("app.errors")
 
 HTTP_CODES = {
     400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -56,12 +65,12 @@ def classify_database_error(exc: BaseException) -> ApiError:
     """Map a driver failure to an ApiError whose message is ours (driver text may quote SQL or data)."""
     if isinstance(exc, DatabaseSetupError):
         return ApiError(503, "database_unavailable", str(exc))
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError | sqlite3.IntegrityError):
         return ApiError(409, "conflict", "the change conflicts with stored data")
     if isinstance(exc, DataError):
         return ApiError(422, "validation_error", "a value cannot be stored by the database")
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    if isinstance(orig, psycopg.errors.UndefinedTable):
+    if isinstance(orig, UndefinedTable):
         return _NOT_MIGRATED
     text = str(orig).lower()
     for fragment, code, message in _SQLITE_PROBLEMS:
@@ -99,6 +108,7 @@ EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     HTTPException: handle_http_exception,
     SQLAlchemyError: handle_database_error,
+    sqlite3.Error: handle_database_error,
     DatabaseSetupError: handle_database_error,
     Exception: handle_server_error,
 }

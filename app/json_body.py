@@ -32,7 +32,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 async def read_body(request: Request, limit: int) -> bytes:
     too_large = ApiError(413, "payload_too_large", f"request body exceeds {limit} bytes")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # isascii: "²".isdigit() is true and int() refuses it; more than 18 digits is too large anyway
+    # (and int() refuses past 4300).
+    digits = bool(declared) and declared.isascii() and declared.isdigit()
+    if digits and (len(declared) > 18 or int(declared) > limit):
         raise too_large
     # Count what actually arrives: Content-Length may be missing (chunked) or wrong.
     chunks: list[bytes] = []

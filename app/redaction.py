@@ -36,6 +36,10 @@ MIN_SECRET_LENGTH = 4
 NOT_SECRET = frozenset({"true", "false", "none", "null", "yes", "no"})
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
+# API tokens (app/auth.py) are redacted by their shape: the service never knows them, and a client
+# may still paste one where it gets logged (a query string).
+TOKEN_SHAPE = re.compile(r"wapp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
@@ -98,6 +102,8 @@ def clear() -> None:
 
 
 def redact(text: str) -> str:
+    if "wapp_" in text:
+        text = TOKEN_SHAPE.sub(MARKER, text)
     pattern = _pattern
     if pattern is None:
         return text
@@ -132,7 +138,7 @@ class RedactingFilter(logging.Filter):
     """Attach to handlers: rewrites each record so no registered secret reaches the output."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _pattern is None:
+        if _pattern is None and "wapp_" not in str(record.msg) + str(record.args):
             return True
         try:
             message = record.getMessage()

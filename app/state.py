@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from app.db import Database
 from app.errors import ApiError
 from app.settings import Settings
+from app.store import Store
 
 
 def settings_of(request: Request) -> Settings:
@@ -14,9 +14,14 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def database_of(request: Request) -> Database:
-    db: Database | None = request.app.state.db
-    if db is None:
-        # The lifespan could not even set up the engine (e.g. the directory can't be created).
+def store_of(request: Request) -> Store:
+    store: Store | None = request.app.state.store
+    if store is None:
+        # The lifespan could not even set up the database (e.g. the directory can't be created).
         raise ApiError(503, "database_unavailable", request.app.state.db_error or "database not ready")
-    return db
+    return store
+
+
+def signing_key_of(request: Request) -> bytes | None:
+    key: bytes | None = request.app.state.signing_key
+    return key

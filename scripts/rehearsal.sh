@@ -32,9 +32,10 @@ case "$cmd" in
     cat <<MSG
 
 The app is running at $url (on the local "instance" $REHEARSAL_NAME, provisioned against moto).
-Try it:
+Try it (writes need a token: scripts/rehearsal.sh play playbooks/token.yml -e token_name=me):
   curl -s $url/health
-  curl -s -X POST $url/api/items -H 'content-type: application/json' -d '{"name": "first", "data": {"n": 1}}'
+  curl -s -X POST $url/api/items -H 'content-type: application/json' -H 'Authorization: Bearer TOKEN' \\
+       -d '{"name": "first", "data": {"n": 1}}'
   curl -s $url/api/items
 Run any playbook against it:  scripts/rehearsal.sh play playbooks/backup.yml
 Tear it down:                 make demo-down

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +17,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_item(session: Session, item: ItemInput) -> dict[str, Any]:
+def create_item(session: Session, item_id: str, item: ItemInput) -> dict[str, Any]:
     now = _now()
     row = {
-        "id": str(uuid.uuid4()),
+        "id": item_id,
         "name": item.name,
         "data": item.data,
         "created_at": now,

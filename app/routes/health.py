@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import sqlite3
+
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.db import Database
+from app.db import DatabaseSetupError
 from app.errors import ApiError, classify_database_error
-from app.state import database_of, settings_of
-
-
-def _probe(db: Database) -> str | None:
-    with db.read() as session:
-        revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if db.settings.is_sqlite:
-        db.probe_writable()
-    return revision
+from app.state import settings_of, store_of
 
 
 async def health(request: Request) -> JSONResponse:
@@ -31,8 +23,8 @@ async def health(request: Request) -> JSONResponse:
         "version": settings.app_version,
     }
     try:
-        body["revision"] = await run_in_threadpool(_probe, database_of(request))
-    except (SQLAlchemyError, ApiError) as exc:
+        body["revision"] = await store_of(request).health()
+    except (SQLAlchemyError, sqlite3.Error, DatabaseSetupError, ApiError) as exc:
         problem = exc if isinstance(exc, ApiError) else classify_database_error(exc)
         body.update(
             status="error", database="error", error={"code": problem.code, "message": problem.message}

@@ -3,58 +3,46 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app.errors import ApiError
+from app.ids import new_id
 from app.json_body import read_json
-from app.pagination import decode_cursor, encode_cursor, parse_limit
-from app.repository import items as repo
-from app.state import database_of, settings_of
+from app.pagination import decode_cursor, parse_limit
+from app.render import JSONBytes, page_json
+from app.routes.guard import authorize
+from app.state import settings_of, store_of
 from app.validation import ItemInput, validate_item
 
-
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "data": row["data"],
-        "created_at": _timestamp(row["created_at"]),
-        "updated_at": _timestamp(row["updated_at"]),
-    }
+UUID_LENGTH = 36
 
 
 def _not_found() -> ApiError:
     return ApiError(404, "not_found", "no such item")
 
 
-def _found(row: dict[str, Any] | None) -> Response:
-    """The item as JSON, or 404 when the repository found none."""
-    if row is None:
-        raise _not_found()
-    return JSONResponse(_public(row))
-
-
 def _item_id(request: Request) -> str:
     raw = request.path_params["item_id"]
     # Only the canonical form: other spellings of a UUID would be distinct URLs for one item.
+    if len(raw) != UUID_LENGTH:
+        raise _not_found()
     try:
         canonical = str(uuid.UUID(raw))
     except ValueError:
-        canonical = ""
-    if len(raw) != 36 or canonical != raw.lower():
+        raise _not_found() from None
+    if canonical != raw.lower():
         raise _not_found()
     return canonical
+
+
+def _found(body: str | None) -> Response:
+    if body is None:
+        raise _not_found()
+    return JSONBytes(body.encode())
 
 
 async def _item_input(request: Request) -> ItemInput:
@@ -64,67 +52,40 @@ async def _item_input(request: Request) -> ItemInput:
 
 
 async def create_item(request: Request) -> Response:
+    # Authorized before the body is read: an anonymous client can't make us buffer it.
+    await authorize(request, "write")
     item = await _item_input(request)
-    db = database_of(request)
-
-    def work() -> dict[str, Any]:
-        with db.write() as session:
-            return repo.create_item(session, item)
-
-    row = await run_in_threadpool(work)
-    return JSONResponse(_public(row), status_code=201, headers={"Location": f"/api/items/{row['id']}"})
+    item_id = new_id()
+    body = await store_of(request).create_item(item_id, item)
+    return JSONBytes(body.encode(), status_code=201, headers={"Location": f"/api/items/{item_id}"})
 
 
 async def list_items(request: Request) -> Response:
+    await authorize(request, "read")
     settings = settings_of(request)
-    limit = parse_limit(
-        request.query_params.get("limit"), settings.page_default_limit, settings.page_max_limit
-    )
-    cursor = request.query_params.get("cursor")
+    params = request.query_params
+    limit = parse_limit(params.get("limit"), settings.page_default_limit, settings.page_max_limit)
+    cursor = params.get("cursor")
     after = decode_cursor(cursor) if cursor else None
-    db = database_of(request)
-
-    def work() -> tuple[list[dict[str, Any]], bool]:
-        with db.read() as session:
-            return repo.list_items(session, limit, after)
-
-    rows, more = await run_in_threadpool(work)
-    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
-    return JSONResponse({"items": [_public(r) for r in rows], "next_cursor": next_cursor})
+    items, next_cursor = await store_of(request).list_items(limit, after)
+    return JSONBytes(page_json(items, next_cursor))
 
 
 async def get_item(request: Request) -> Response:
-    item_id = _item_id(request)
-    db = database_of(request)
-
-    def work() -> dict[str, Any] | None:
-        with db.read() as session:
-            return repo.get_item(session, item_id)
-
-    return _found(await run_in_threadpool(work))
+    await authorize(request, "read")
+    return _found(await store_of(request).get_item(_item_id(request)))
 
 
 async def replace_item(request: Request) -> Response:
+    await authorize(request, "write")
     item_id = _item_id(request)
     item = await _item_input(request)
-    db = database_of(request)
-
-    def work() -> dict[str, Any] | None:
-        with db.write() as session:
-            return repo.replace_item(session, item_id, item)
-
-    return _found(await run_in_threadpool(work))
+    return _found(await store_of(request).replace_item(item_id, item))
 
 
 async def delete_item(request: Request) -> Response:
-    item_id = _item_id(request)
-    db = database_of(request)
-
-    def work() -> bool:
-        with db.write() as session:
-            return repo.delete_item(session, item_id)
-
-    if not await run_in_threadpool(work):
+    await authorize(request, "write")
+    if not await store_of(request).delete_item(_item_id(request)):
         raise _not_found()
     return Response(status_code=204)
 

@@ -14,9 +14,9 @@ from sqlalchemy.engine import make_url
 
 # starlette's TestClient still works on httpx; its notice about httpx2 is not ours to act on.
 warnings.filterwarnings("ignore", message="Using `httpx`")
+from app_helpers import TEST_SECRET, api_client  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from app.factory import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
 
@@ -28,10 +28,11 @@ SettingsFactory = Callable[..., Settings]
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> SettingsFactory:
-    """Settings from an explicit environment (never the test runner's), working dir tmp_path."""
+    """Settings from an explicit environment (never the test runner's), working dir tmp_path;
+    SECRET_KEY is the suite's unless given."""
 
     def factory(**env: str) -> Settings:
-        return load_settings(environ=env, cwd=tmp_path)
+        return load_settings(environ={"SECRET_KEY": TEST_SECRET, **env}, cwd=tmp_path)
 
     return factory
 
@@ -45,7 +46,8 @@ def settings(make_settings: SettingsFactory) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    """The app on a migrated SQLite file; every request carries a write token."""
+    with api_client(settings) as client:
         yield client
 
 

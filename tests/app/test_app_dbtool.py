@@ -10,9 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from starlette.testclient import TestClient
+from app_helpers import api_client
 
-from app.factory import create_app
 from app.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +28,7 @@ def test_backup_during_writes_is_consistent(make_settings, tmp_path: Path) -> No
     settings = make_settings()
     upgrade(settings)
     stop = threading.Event()
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
 
         def write() -> None:
             while not stop.is_set():
@@ -45,7 +44,7 @@ def test_backup_during_writes_is_consistent(make_settings, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     dest = tmp_path / "backups" / "copy.db"
-    assert report == {"path": str(dest), "bytes": dest.stat().st_size, "integrity": "ok", "revision": "0001"}
+    assert report == {"path": str(dest), "bytes": dest.stat().st_size, "integrity": "ok", "revision": "0002"}
     with sqlite3.connect(dest) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one self-contained file
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] >= 0
@@ -57,7 +56,7 @@ def test_check_reports_integrity_and_revision(make_settings, tmp_path: Path) -> 
     result = dbtool(tmp_path, "check", "data/app.db")
     assert result.returncode == 0
     report = json.loads(result.stdout)
-    assert (report["integrity"], report["revision"]) == ("ok", "0001")
+    assert (report["integrity"], report["revision"]) == ("ok", "0002")
 
 
 def test_check_fails_on_a_damaged_file(tmp_path: Path) -> None:
@@ -96,7 +95,7 @@ def test_backup_refuses_to_overwrite_the_live_database(make_settings, tmp_path: 
 def test_revision(make_settings, tmp_path: Path) -> None:
     upgrade(make_settings())
     result = dbtool(tmp_path, "revision")
-    assert json.loads(result.stdout) == {"revision": "0001", "head": "0001"}
+    assert json.loads(result.stdout) == {"revision": "0002", "head": "0002"}
 
 
 def test_revision_of_unreachable_database_is_a_clean_error(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from app_helpers import api_client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -16,12 +17,11 @@ SMALL_LIMIT = 4096
 
 @pytest.fixture
 def small_client(make_settings) -> Iterator[TestClient]:
-    from app.factory import create_app
     from app.migrate import upgrade
 
     settings = make_settings(MAX_BODY_BYTES=str(SMALL_LIMIT))
     upgrade(settings)
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         yield client
 
 

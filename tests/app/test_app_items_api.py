@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from app_helpers import api_client, issue_token
 from starlette.testclient import TestClient
 
 # Fixed, not random: parallel test workers must collect the same test ids.
@@ -17,7 +18,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 def test_health_reports_database_revision_and_version(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "revision": "0001", "version": "dev"}
+    assert response.json() == {"status": "ok", "database": "ok", "revision": "0002", "version": "dev"}
 
 
 def test_create_then_read_back(client: TestClient) -> None:
@@ -101,9 +102,8 @@ def test_unexpected_failure_is_json_500(make_settings, monkeypatch: pytest.Monke
 
 
 def test_data_survives_an_app_restart(settings) -> None:
-    from app.factory import create_app
-
-    with TestClient(create_app(settings)) as client:
+    token = issue_token(settings)
+    with api_client(settings, token) as client:
         item = client.post("/api/items", json={"name": "kept", "data": {"k": "v"}}).json()
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings, token) as client:
         assert client.get(f"/api/items/{item['id']}").json() == item

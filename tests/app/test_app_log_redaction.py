@@ -120,7 +120,7 @@ def _get(url: str, data: bytes | None = None, headers: dict[str, str] | None = N
 
 @pytest.mark.slow
 def test_uvicorn_access_and_error_logs_are_redacted(tmp_path: Path) -> None:
-    secret, token = "Sup3r-Secret-Value", "tok_9f8e7d6c5b4a"
+    secret, token = "Sup3r-Secret-Value-with-32-bytes-at-least", "tok_9f8e7d6c5b4a"
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": str(REPO),
@@ -129,6 +129,16 @@ def test_uvicorn_access_and_error_logs_are_redacted(tmp_path: Path) -> None:
         "LOG_LEVEL": "DEBUG",
     }
     upgrade(load_settings(environ=env, cwd=tmp_path))
+    issued = subprocess.run(
+        [sys.executable, "-m", "app.tokens", "issue", "logs"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert issued.returncode == 0, issued.stderr
+    api_token = issued.stdout.strip()
+    auth = {"Authorization": f"Bearer {api_token}"}
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
@@ -145,14 +155,15 @@ def test_uvicorn_access_and_error_logs_are_redacted(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert _get(f"{base}/api/items?cursor={secret}") == 400
         assert _get(f"{base}/{token}/{urllib.parse.quote(secret)}") == 404
-        assert (
-            _get(f"{base}/api/items", data=f'{{"name": "{secret}"'.encode(), headers={"X-Token": token})
-            == 400
-        )
-        assert _get(f"{base}/api/items", data=b'{"name": "ok", "data": {}}') == 201
+        bad_body = f'{{"name": "{secret}"'.encode()
+        assert _get(f"{base}/api/items", data=bad_body, headers={"X-Token": token, **auth}) == 400
+        assert _get(f"{base}/api/items", data=b'{"name": "ok", "data": {}}', headers=auth) == 201
+        # A token where it does not belong (the query string, so the access log line) and a bad one.
+        assert _get(f"{base}/api/items?access_token={api_token}", data=b"{}") == 401
+        assert _get(f"{base}/api/items", data=b"{}", headers={"Authorization": "Bearer " + secret}) == 401
     finally:
         server.terminate()
         output = server.communicate(timeout=10)[0].decode()
     assert "GET /health" in output and "[REDACTED]" in output
-    for value in (secret, token, urllib.parse.quote(secret)):
+    for value in (secret, token, urllib.parse.quote(secret), api_token, api_token[5:]):
         assert value not in output

@@ -19,7 +19,7 @@ def _columns(path: Path, table: str) -> dict[str, str]:
 
 
 def test_upgrade_creates_the_schema_with_portable_types(make_settings, tmp_path: Path) -> None:
-    assert upgrade(make_settings()) == head_revision() == "0001"
+    assert upgrade(make_settings()) == head_revision() == "0002"
     columns = _columns(tmp_path / "data" / "app.db", "items")
     assert columns == {
         "id": "VARCHAR(36)",
@@ -32,7 +32,7 @@ def test_upgrade_creates_the_schema_with_portable_types(make_settings, tmp_path:
 
 def test_upgrade_is_idempotent(make_settings) -> None:
     settings = make_settings()
-    assert upgrade(settings) == upgrade(settings) == "0001"
+    assert upgrade(settings) == upgrade(settings) == "0002"
 
 
 def test_pragmas_are_applied(make_settings, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_downgrade_to_base_and_back(make_settings, tmp_path: Path) -> None:
         conn.commit()
     engine.dispose()
     assert "items" not in _columns(tmp_path / "data" / "app.db", "items")
-    assert upgrade(settings) == "0001"
+    assert upgrade(settings) == "0002"
 
 
 def test_models_match_the_migrated_schema(make_settings) -> None:

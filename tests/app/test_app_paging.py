@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from app_helpers import api_client
 from starlette.testclient import TestClient
 
 
@@ -50,12 +51,11 @@ def test_items_created_while_paging_are_not_skipped(client: TestClient) -> None:
 
 
 def test_default_limit_and_clamp(make_settings) -> None:
-    from app.factory import create_app
     from app.migrate import upgrade
 
     settings = make_settings(PAGE_DEFAULT_LIMIT="3", PAGE_MAX_LIMIT="4")
     upgrade(settings)
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         _create(client, 6)
         assert len(client.get("/api/items").json()["items"]) == 3
         assert len(client.get("/api/items?limit=1000").json()["items"]) == 4

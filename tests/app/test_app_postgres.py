@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app_helpers import TEST_SECRET, api_client, unregistered_token
 from sqlalchemy import create_engine, inspect
 from starlette.testclient import TestClient
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def pg_settings(postgres_url: str, tmp_path: Path):
-    settings = load_settings(environ={"DATABASE_URL": postgres_url}, cwd=tmp_path)
+    settings = load_settings(environ={"DATABASE_URL": postgres_url, "SECRET_KEY": TEST_SECRET}, cwd=tmp_path)
     assert upgrade(settings) == head_revision()
     return settings
 
@@ -35,8 +36,8 @@ def test_migrations_create_portable_columns(pg_settings) -> None:
 
 
 def test_api_round_trip_and_paging(pg_settings) -> None:
-    with TestClient(create_app(pg_settings)) as client:
-        assert client.get("/health").json()["revision"] == "0001"
+    with api_client(pg_settings) as client:
+        assert client.get("/health").json()["revision"] == "0002"
         ids = [
             client.post("/api/items", json={"name": f"n{i}", "data": {"i": i, "f": 0.1}}).json()["id"]
             for i in range(7)
@@ -58,7 +59,7 @@ def test_api_round_trip_and_paging(pg_settings) -> None:
 
 
 def test_values_sqlite_accepts_are_not_a_500_on_postgresql(pg_settings) -> None:
-    with TestClient(create_app(pg_settings)) as client:
+    with api_client(pg_settings) as client:
         response = client.post("/api/items", json={"name": "nul", "data": {"s": "a\u0000b", "big": 10**30}})
         # json (not jsonb) keeps \u0000 escaped, so this stores; names with NUL are refused (422).
         assert response.status_code == 201, response.text
@@ -74,6 +75,9 @@ def test_unreachable_server_is_503(tmp_path: Path) -> None:
 
 
 def test_not_migrated_is_503(postgres_url: str, tmp_path: Path) -> None:
-    settings = load_settings(environ={"DATABASE_URL": postgres_url}, cwd=tmp_path)
-    with TestClient(create_app(settings)) as client:
+    settings = load_settings(environ={"DATABASE_URL": postgres_url, "SECRET_KEY": TEST_SECRET}, cwd=tmp_path)
+    with api_client(settings, unregistered_token(settings)) as client:
         assert client.get("/api/items").json()["error"]["code"] == "database_not_migrated"
+        # The token is looked up in the missing table: the same 503, not a 401.
+        response = client.post("/api/items", json={"name": "a", "data": {}})
+        assert response.json()["error"]["code"] == "database_not_migrated"

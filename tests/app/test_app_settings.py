@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,6 +24,12 @@ VALID = {
     "SQLITE_SYNCHRONOUS": "normal",
     "SQLITE_BUSY_TIMEOUT_MS": "100",
     "SECRET_KEY": "s3cr3t-value",
+    "PUBLIC_READS": "false",
+    "WEB_CONCURRENCY": "3",
+    "LIMIT_CONCURRENCY": "50",
+    "KEEP_ALIVE_TIMEOUT_S": "30",
+    "GRACEFUL_SHUTDOWN_TIMEOUT_S": "4",
+    "FORWARDED_ALLOW_IPS": "10.0.0.0/8, 172.18.0.2",
     "APP_VERSION": "1.2.3",
 }
 EXPECTED_DEFAULTS = {
@@ -33,6 +40,11 @@ EXPECTED_DEFAULTS = {
     "page_max_limit": 100,
     "sqlite_synchronous": "FULL",
     "sqlite_busy_timeout_ms": 5000,
+    "public_reads": True,
+    "limit_concurrency": 200,
+    "keep_alive_timeout_s": 20,
+    "graceful_shutdown_timeout_s": 8,
+    "forwarded_allow_ips": "",
     "app_version": "dev",
 }
 ATTRIBUTE = {key: key.lower() for key in DEFAULTS}
@@ -84,6 +96,15 @@ def test_bare_postgresql_url_gets_the_psycopg_driver(tmp_path: Path) -> None:
     [
         ("MAX_BODY_BYTES", "0"),
         ("MAX_BODY_BYTES", "lots"),
+        ("MAX_BODY_BYTES", "16777217"),  # above the 16 MiB cap
+        ("PUBLIC_READS", "sometimes"),
+        ("WEB_CONCURRENCY", "0"),
+        ("WEB_CONCURRENCY", "65"),
+        ("LIMIT_CONCURRENCY", "none"),
+        ("KEEP_ALIVE_TIMEOUT_S", "-7"),
+        ("GRACEFUL_SHUTDOWN_TIMEOUT_S", "-1"),
+        ("FORWARDED_ALLOW_IPS", "proxy.internal"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.1; rm -rf /"),
         ("MAX_JSON_DEPTH", "1000"),
         ("PAGE_MAX_LIMIT", "-1"),
         ("PAGE_DEFAULT_LIMIT", "500"),  # above the max of 100
@@ -120,3 +141,61 @@ def test_env_example_documents_every_setting_with_its_default() -> None:
         if default:
             assert shown.group(1) == default, key
     assert text.count("Default:") >= len(DEFAULTS)
+
+
+def test_workers_default_to_the_cpus_this_process_may_use(tmp_path: Path) -> None:
+    from app.settings import available_cpus
+
+    assert load_settings(environ={}, cwd=tmp_path).web_concurrency == available_cpus() >= 1
+    assert available_cpus() <= len(os.sched_getaffinity(0))
+
+
+def test_forwarded_allow_ips_is_normalised(tmp_path: Path) -> None:
+    settings = load_settings(environ={"FORWARDED_ALLOW_IPS": " 10.0.0.0/8 , 172.18.0.2,,"}, cwd=tmp_path)
+    assert settings.forwarded_allow_ips == "10.0.0.0/8,172.18.0.2"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected", "absent"),
+    [
+        ({}, ["--no-proxy-headers"], ["--proxy-headers"]),
+        (
+            {"FORWARDED_ALLOW_IPS": "172.18.0.0/16"},
+            ["--proxy-headers", "--forwarded-allow-ips=172.18.0.0/16"],
+            ["--no-proxy-headers"],
+        ),
+        (
+            {"WEB_CONCURRENCY": "3", "LIMIT_CONCURRENCY": "50", "KEEP_ALIVE_TIMEOUT_S": "30"},
+            [
+                "--workers=3",
+                "--limit-concurrency=50",
+                "--timeout-keep-alive=30",
+                "--timeout-graceful-shutdown=8",
+            ],
+            [],
+        ),
+    ],
+)
+def test_uvicorn_options_follow_the_settings(tmp_path: Path, env: dict, expected: list, absent: list) -> None:
+    from app.serve import uvicorn_args
+
+    args = uvicorn_args(load_settings(environ=env, cwd=tmp_path))
+    assert args[0] == "app.main:app" and "--host=0.0.0.0" in args and "--port=8000" in args
+    for option in expected:
+        assert option in args
+    for option in absent:
+        assert option not in args
+
+
+def test_uvicorn_accepts_the_options(tmp_path: Path) -> None:
+    # uvicorn's own command parser reads them (a typo in an option name fails here, not at deploy).
+    import click
+    import uvicorn
+
+    from app.serve import uvicorn_args
+
+    args = uvicorn_args(load_settings(environ={"FORWARDED_ALLOW_IPS": "10.0.0.1"}, cwd=tmp_path))
+    context = uvicorn.main.make_context("uvicorn", [*args, "--help"], resilient_parsing=True)
+    assert isinstance(context, click.Context)
+    assert context.params["workers"] >= 1 and context.params["proxy_headers"] is True
+    assert context.params["forwarded_allow_ips"] == "10.0.0.1"

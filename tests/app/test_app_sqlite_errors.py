@@ -14,16 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from app_helpers import api_client, issue_token, unregistered_token
 from starlette.testclient import TestClient
 
-from app.factory import create_app
 from app.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _client(settings) -> TestClient:
-    return TestClient(create_app(settings))
+def _client(settings, token: str | None = None) -> TestClient:
+    """Requests carry the token given, else one the database never saw: a database that can't be
+    read then answers its own 503 rather than a 401."""
+    return api_client(settings, token or unregistered_token(settings))
 
 
 def _problem(response, status: int, code: str) -> None:
@@ -36,18 +38,20 @@ def _chattr(flag: str, path: Path) -> bool:
 
 
 @pytest.fixture
-def immutable_db(make_settings, tmp_path: Path) -> Iterator[Path]:
+def immutable_db(make_settings, tmp_path: Path) -> Iterator[str]:
+    """A migrated database made immutable; a token issued before that."""
     settings = make_settings()
     upgrade(settings)
+    token = issue_token(settings)
     path = tmp_path / "data" / "app.db"
     if not _chattr("+i", path):
         pytest.skip("chattr +i is not supported on this filesystem")
-    yield path
+    yield token
     _chattr("-i", path)
 
 
-def test_read_only_file_gives_503_for_health_and_writes(make_settings, immutable_db: Path) -> None:
-    with _client(make_settings()) as client:
+def test_read_only_file_gives_503_for_health_and_writes(make_settings, immutable_db: str) -> None:
+    with _client(make_settings(), immutable_db) as client:
         _problem(client.get("/health"), 503, "database_read_only")
         assert client.get("/health").json()["status"] == "error"
         _problem(client.post("/api/items", json={"name": "a", "data": {}}), 503, "database_read_only")
@@ -56,8 +60,9 @@ def test_read_only_file_gives_503_for_health_and_writes(make_settings, immutable
 
 def test_read_only_uri_gives_503_for_writes(make_settings, tmp_path: Path) -> None:
     upgrade(make_settings())
+    token = issue_token(make_settings())
     url = f"sqlite:///file:{tmp_path}/data/app.db?mode=ro&uri=true"
-    with _client(make_settings(DATABASE_URL=url)) as client:
+    with _client(make_settings(DATABASE_URL=url), token) as client:
         _problem(client.post("/api/items", json={"name": "a", "data": {}}), 503, "database_read_only")
 
 
@@ -79,10 +84,11 @@ def test_missing_directory_is_created(make_settings, tmp_path: Path) -> None:
 
 def test_locked_database_gives_503_with_retry_after(make_settings, tmp_path: Path) -> None:
     upgrade(make_settings())
+    token = issue_token(make_settings())
     holder = sqlite3.connect(tmp_path / "data" / "app.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with _client(make_settings(SQLITE_BUSY_TIMEOUT_MS="100")) as client:
+        with _client(make_settings(SQLITE_BUSY_TIMEOUT_MS="100"), token) as client:
             response = client.post("/api/items", json={"name": "a", "data": {}})
             _problem(response, 503, "database_locked")
             assert response.headers["retry-after"] == "1"
@@ -122,7 +128,7 @@ def tiny_mount(tmp_path: Path) -> Iterator[Path]:
 def test_full_disk_gives_503(make_settings, tiny_mount: Path) -> None:
     settings = make_settings(DATABASE_URL=f"sqlite:///{tiny_mount}/app.db")
     upgrade(settings)
-    with _client(settings) as client:
+    with _client(settings, issue_token(settings)) as client:
         codes = set()
         for _ in range(200):
             response = client.post("/api/items", json={"name": "a", "data": {"pad": "x" * 20000}})
@@ -175,5 +181,6 @@ def test_server_exits_cleanly_on_bad_settings(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "webapp: configuration error: setting MAX_BODY_BYTES is invalid: expected an integer >= 1"
+        "webapp: configuration error: setting MAX_BODY_BYTES is invalid: "
+        "expected an integer >= 1 and <= 16777216"
     )

@@ -126,6 +126,7 @@ def deployed_site(
         site.play("configure.yml")
         site.play("deploy.yml")
         hostkit.wait_healthy(f"http://127.0.0.1:{app_port}", timeout=90)
+        hostkit.authorize(f"http://127.0.0.1:{app_port}", host)  # writes need a token
         yield site
     finally:
         hostkit.host_down(host)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import hostkit
 import pytest
 import testimages as images
 from deploy_helpers import SECRET, Host, Site
@@ -25,6 +26,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     try:
         the_site = Site.write(tmp_path_factory.mktemp("deploy"), HOST, app_image=images.V1)
         the_site.play("configure.yml", "deploy.yml")
+        hostkit.authorize(HOST.url, HOST.name)  # writes need a token
         yield the_site
     finally:
         HOST.down()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import hostkit
 import pytest
 import testimages as images
 from deploy_helpers import Host, Site, kill
@@ -62,8 +63,7 @@ def test_a_release_from_before_the_proxy_is_taken_over_by_it(site: Site, tmp_pat
         "-v", "/app/data:/app/data", "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp", images.V1,
     )  # fmt: skip
     HOST.wait_healthy(timeout=60)
-    import hostkit
-
+    hostkit.authorize(HOST.url, HOST.name)  # writes need a token
     written = hostkit.post_item(HOST.url, "from-the-legacy-release", {})
     site.play("deploy.yml", app_image=images.V2)
     HOST.wait_healthy()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from image_helpers import HARDENING, IMAGE, REPO, docker, free_port
+from image_helpers import HARDENING, IMAGE, NAME_PREFIX, REPO, docker, free_port
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,19 @@ def image() -> str:
     return IMAGE
 
 
+@pytest.fixture(scope="session")
+def postgres_image(image: str) -> str:
+    """The same image built with the PostgreSQL driver (WITH_POSTGRES=true)."""
+    tag = f"{IMAGE}-pg"
+    env = {**os.environ, "WITH_POSTGRES": "true"}
+    result = subprocess.run(
+        [str(REPO / "scripts" / "build-image.sh"), tag], capture_output=True, text=True, timeout=1200, env=env
+    )
+    if result.returncode != 0:
+        pytest.fail(f"build-image.sh (WITH_POSTGRES=true) failed:\n{result.stderr[-3000:]}")
+    return tag
+
+
 Runner = Callable[..., tuple[str, int]]
 
 
@@ -29,7 +43,7 @@ def run_container(image: str) -> Iterator[Runner]:
     names: list[str] = []
 
     def run(*extra: str, volume: str | None = None, name: str | None = None) -> tuple[str, int]:
-        name = name or f"webapp-test-{uuid.uuid4().hex[:10]}"
+        name = name or f"{NAME_PREFIX}-{uuid.uuid4().hex[:10]}"
         port = free_port()
         mounts = ["-v", f"{volume}:/app/data"] if volume else []
         docker(
@@ -46,7 +60,7 @@ def run_container(image: str) -> Iterator[Runner]:
 
 @pytest.fixture
 def volume() -> Iterator[str]:
-    name = f"webapp-test-{uuid.uuid4().hex[:10]}"
+    name = f"{NAME_PREFIX}-{uuid.uuid4().hex[:10]}"
     docker("volume", "create", name)
     yield name
     # This teardown may run before run_container's: remove the containers still using the volume.

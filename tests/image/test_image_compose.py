@@ -7,17 +7,26 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from image_helpers import REPO, docker, free_port, get, wait_healthy
+from image_helpers import (
+    NAME_PREFIX,
+    REPO,
+    SECRET_KEY,
+    docker,
+    free_port,
+    get,
+    issue_token,
+    post,
+    wait_healthy,
+)
 
 pytestmark = pytest.mark.docker
 # Unique per run: two runs on one engine (or a stale one) never share a project's network or volume.
-PROJECT = f"webapp-test-compose-{uuid.uuid4().hex[:8]}"
+PROJECT = f"{NAME_PREFIX}-compose-{uuid.uuid4().hex[:8]}"
 
 
 def compose_cmd() -> list[str]:
@@ -32,7 +41,9 @@ def compose_cmd() -> list[str]:
 def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], int]]:
     work: Path = tmp_path_factory.mktemp("compose")
     shutil.copy(REPO / "docker-compose.yml", work / "docker-compose.yml")
-    shutil.copy(REPO / ".env.example", work / ".env")
+    # The example as a user copies it, plus the one line they must add before writes work.
+    env_file = (REPO / ".env.example").read_text() + f"SECRET_KEY={SECRET_KEY}\n"
+    (work / ".env").write_text(env_file)
     port = free_port()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "IMAGE": image, "APP_PORT": str(port)}
     base = [*compose_cmd(), "-p", PROJECT, "-f", str(work / "docker-compose.yml")]
@@ -73,21 +84,10 @@ def test_runs_hardened_with_restart_unless_stopped(stack):
 def test_data_survives_compose_restart(stack):
     run, port = stack
     wait_healthy(port, container(stack))
-    status, created = post(port)
+    status, created = post(port, issue_token(container(stack), "compose"), "compose")
     assert status == 201
     assert run("restart").returncode == 0
     wait_healthy(port, container(stack))
     assert get(f"http://127.0.0.1:{port}/api/items/{created['id']}")[1]["name"] == "compose"
     ls = docker("exec", container(stack), "ls", "/app/data")
     assert "app.db" in ls.stdout.split()
-
-
-def post(port: int) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/items",
-        data=json.dumps({"name": "compose", "data": {}}).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (127.0.0.1 only)
-        return response.status, json.loads(response.read())

@@ -3,46 +3,38 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
-from image_helpers import docker, get, wait_healthy
+from image_helpers import IMAGE, docker, get, issue_token, post, wait_healthy
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def _create(port: int, name: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/items",
-        data=json.dumps({"name": name, "data": {"kept": True}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (http://127.0.0.1 only)
-        assert response.status == 201
-        return json.loads(response.read())
+def _create(port: int, name: str, container: str) -> dict:
+    status, item = post(port, issue_token(container, f"t-{name}"), name, {"kept": True})
+    assert status == 201
+    return item
 
 
 def test_starts_bare_and_is_healthy(run_container) -> None:
     name, port = run_container()
     body = wait_healthy(port, name)
     assert body["status"] == body["database"] == "ok"
-    assert body["revision"] == "0001"
+    assert body["revision"] == "0002"
     assert body["version"] not in ("", "dev")  # APP_VERSION from the build argument
 
 
 def test_sqlite_file_is_created_in_the_volume(run_container, volume: str) -> None:
     name, port = run_container(volume=volume)
     wait_healthy(port, name)
-    listing = docker(
-        "run", "--rm", "-v", f"{volume}:/data", "--entrypoint", "ls", "webapp:test", "/data"
-    ).stdout
+    listing = docker("run", "--rm", "-v", f"{volume}:/data", "--entrypoint", "ls", IMAGE, "/data").stdout
     assert "app.db" in listing.split()
 
 
 def test_data_survives_restart_and_replacement(run_container, volume: str) -> None:
     name, port = run_container(volume=volume)
     wait_healthy(port, name)
-    item = _create(port, "survivor")
+    item = _create(port, "survivor", name)
     docker("restart", name)
     # The published port is kept on restart.
     wait_healthy(port, name)
@@ -79,12 +71,12 @@ def test_docker_healthcheck_passes(run_container) -> None:
 def test_dbtool_backup_through_docker_exec(run_container) -> None:
     name, port = run_container()
     wait_healthy(port, name)
-    _create(port, "backed-up")
+    _create(port, "backed-up", name)
     result = docker("exec", name, "python", "-m", "app.dbtool", "backup", "/app/data/backups/one.db")
     report = json.loads(result.stdout)
     assert (report["integrity"], report["revision"], report["path"]) == (
         "ok",
-        "0001",
+        "0002",
         "/app/data/backups/one.db",
     )
     check = json.loads(docker("exec", name, "python", "-m", "app.dbtool", "check", report["path"]).stdout)

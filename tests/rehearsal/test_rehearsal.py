@@ -74,7 +74,11 @@ def test_first_run_provisions_configures_and_deploys(first_run):
 def test_app_answers_through_the_published_port(first_run):
     health = httpx.get(f"{APP}/health", timeout=10)
     assert health.status_code == 200 and health.json()["status"] == "ok"
-    created = httpx.post(f"{APP}/api/items", json={"name": "rehearsed", "data": {"n": 1}}, timeout=10)
+    # Writes need a token: issued on the instance in the app container, as playbooks/token.yml does.
+    headers = hostkit.authorize(APP, ENV["REHEARSAL_NAME"])
+    created = httpx.post(
+        f"{APP}/api/items", json={"name": "rehearsed", "data": {"n": 1}}, headers=headers, timeout=10
+    )
     assert created.status_code == 201
     assert httpx.get(f"{APP}/api/items/{created.json()['id']}", timeout=10).json()["name"] == "rehearsed"
 

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 PROJECT = Path(__file__).resolve().parents[2]
 HOST = "webapp-roles-test"
 SSH_PORT = 2223
-SECRET = "roles-test-secret-d41f7b"
+SECRET = "roles-test-secret-d41f7b-0123456789abcdef"  # 32 bytes or more: it signs API tokens
+EXAMPLE_SECRET = "example-secret-key-not-for-production-5f2c9a"  # inventory/production's public vault
 GOOD_ENV = {"SECRET_KEY": SECRET, "LOG_LEVEL": "INFO"}
 
 
@@ -81,6 +82,25 @@ def test_good_settings_pass_preflight(inventory, tmp_path):
             id="empty-secret",
         ),
         pytest.param(
+            {"app_env": {"SECRET_KEY": "short-secret-4c1d9e", "LOG_LEVEL": "INFO"}},
+            "app : Check that SECRET_KEY is strong and not a published example",
+            "is 19 bytes long; it signs the API tokens and must be at least 32 bytes",
+            id="short-secret",
+        ),
+        pytest.param(
+            # 10 characters, 30 bytes: the rule counts bytes.
+            {"app_env": {"SECRET_KEY": "\u20ac" * 10, "LOG_LEVEL": "INFO"}},
+            "app : Check that SECRET_KEY is strong and not a published example",
+            "is 30 bytes long",
+            id="short-in-bytes",
+        ),
+        pytest.param(
+            {"app_env": {"SECRET_KEY": EXAMPLE_SECRET, "LOG_LEVEL": "INFO"}},
+            "app : Check that SECRET_KEY is strong and not a published example",
+            "example value published in this repository",
+            id="example-secret",
+        ),
+        pytest.param(
             {"app_env": GOOD_ENV, "app_publish": "70000:8000"},
             "app : Check the published port",
             "app_publish must be",
@@ -128,6 +148,14 @@ def test_bad_inventory_fails_in_preflight_without_changes(inventory, tmp_path, v
     assert re.search(r"changed=0\s", result.stdout), output
     assert not host_has_app_tree()
     assert SECRET not in output
+    assert str(variables["app_env"].get("SECRET_KEY")) not in output or not variables["app_env"].get(
+        "SECRET_KEY"
+    )
+    if "SECRET_KEY" in variables["app_env"] and variables["app_env"]["SECRET_KEY"]:
+        assert "Make one with: python3 -c 'import secrets" in output or task != TASK_SECRET
+
+
+TASK_SECRET = "app : Check that SECRET_KEY is strong and not a published example"
 
 
 @pytest.mark.parametrize("playbook", ["backup.yml", "restore.yml", "rollback.yml"])

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,9 +125,43 @@ def served_items(app: str) -> list[dict]:
             return found
 
 
+# app URL -> (host container, app container, write token), filled by authorize()
+_AUTH: dict[str, tuple[str, str, str]] = {}
+
+
+def authorize(app: str, host: str, container: str = "webapp") -> dict[str, str]:
+    """Issue a write token in the app container on a host (as playbooks/token.yml does; host "" is
+    this machine's engine); later writes to `app` through these helpers carry it. The header."""
+    name = f"tests-{uuid.uuid4().hex[:12]}"
+    on_host = ["docker", "exec", host] if host else []
+    command = [*on_host, "docker", "exec", container, "python", "-m", "app.tokens", "issue", name]
+    issued = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if issued.returncode != 0:
+        pytest.fail(f"no token issued on {host}: {issued.stderr.strip()}")
+    _AUTH[app] = (host, container, issued.stdout.strip())
+    return auth_headers(app)
+
+
+def auth_headers(app: str) -> dict[str, str]:
+    """The Authorization header authorize() gave `app` ({} before that)."""
+    entry = _AUTH.get(app)
+    return {"Authorization": f"Bearer {entry[2]}"} if entry else {}
+
+
 def post_item(app: str, name: str, data: dict, session: requests.Session | None = None) -> str:
     """Create an item through the API; its id once the app acknowledged it (201)."""
-    response = (session or requests).post(f"{app}/api/items", json={"name": name, "data": data}, timeout=10)
+
+    def post() -> requests.Response:
+        body = {"name": name, "data": data}
+        return (session or requests).post(
+            f"{app}/api/items", json=body, headers=auth_headers(app), timeout=10
+        )
+
+    response = post()
+    if response.status_code == 401 and app in _AUTH:
+        # A restore put back a database from before the token was issued: issue one in it.
+        authorize(app, *_AUTH[app][:2])
+        response = post()
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import hostkit
 import requests
 
 
@@ -42,6 +43,7 @@ class Load:
         self._started = 0.0
 
     def __enter__(self) -> Load:
+        self.headers = self.headers or hostkit.auth_headers(self.url)  # writes need the app's token
         self._started = time.monotonic()
         for role, count in (("write", self.writers), ("read", self.readers)):
             for _ in range(count):

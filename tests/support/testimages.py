@@ -20,15 +20,15 @@ AHEAD, AHEAD_BROKEN = "webapp:test-ahead", "webapp:test-ahead-broken"
 
 AHEAD_MIGRATION = '''"""A table the earlier releases do not know.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -58,8 +58,8 @@ RECIPES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     AHEAD: (
         f"FROM {BASE}\nENV APP_VERSION=v3-ahead\n"
-        "COPY 0002_ahead.py /app/app/migrations/versions/0002_ahead.py\n",
-        {"0002_ahead.py": AHEAD_MIGRATION},
+        "COPY 0003_ahead.py /app/app/migrations/versions/0003_ahead.py\n",
+        {"0003_ahead.py": AHEAD_MIGRATION},
     ),
     AHEAD_BROKEN: (
         f"FROM {AHEAD}\nENV APP_VERSION=ahead-broken\n"

@@ -168,7 +168,7 @@ class CtlHost:
 
     def deploy(self, image: str, *, fault: str | None = None, **settings: str) -> Outcome:
         ref = image if image.startswith(self.name) else self.tag(image)
-        return self.ctl(
+        outcome = self.ctl(
             "deploy",
             "--image",
             ref,
@@ -177,6 +177,10 @@ class CtlHost:
             "--foreground",
             fault=fault,
         )
+        if outcome.state == "committed" and not hostkit.auth_headers(self.url):
+            # Writes need a token: one issued in the first release's database lives on in every later one.
+            hostkit.authorize(self.url, "", self.app)
+        return outcome
 
     # --- observing -----------------------------------------------------------------------------------
     @property

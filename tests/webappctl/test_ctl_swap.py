@@ -36,7 +36,7 @@ def test_a_new_image_is_swapped_in_with_a_verified_paired_backup(host: CtlHost, 
     assert outcome.rc == 0 and outcome.state == "committed", outcome
     assert host.health()["version"] == "v2"
     backup = outcome.result["result"]["backup"]
-    assert backup and Path(backup["path"]).is_file() and backup["revision"] == "0001"
+    assert backup and Path(backup["path"]).is_file() and backup["revision"] == "0002"
     previous = host.status()["previous"]
     assert previous["backup"] == backup["path"] and previous["image_id"] == images.image_id(images.V1)
     assert written.items() <= host.db_items(tmp_path).items()
@@ -92,7 +92,7 @@ def test_rollback_is_refused_across_a_schema_change(host: CtlHost):
     assert refused.rc == 2 and refused.state == "refused", refused
     for expected in (
         "refusing to roll back the-host to ",
-        "the database is at schema revision 0002 but that release ran at revision 0001",
+        "the database is at schema revision 0003 but that release ran at revision 0002",
         "Restore the backup paired with it as well",
         "rollback_restore_database=true",
         "Nothing was changed",
@@ -117,7 +117,7 @@ def test_a_failed_migration_is_undone_with_the_database(host: CtlHost, tmp_path:
     outcome = host.deploy(images.AHEAD_BROKEN)
     assert outcome.state == "undone", outcome
     assert "the database was restored from the copy taken before the swap" in outcome.message
-    assert host.health()["revision"] == "0001"
+    assert host.health()["revision"] == "0002"
     assert host.db_items(tmp_path) == before
 
 

@@ -26,10 +26,11 @@ def app_url(path: str) -> str:
     return f"http://127.0.0.1:{platform()['app_port']}{path}"
 
 
-def http(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def http(method: str, path: str, body: dict[str, Any] | None = None, token: str = "") -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     request = urllib.request.Request(  # noqa: S310 - a fixed http://127.0.0.1 URL
-        app_url(path), data=data, method=method, headers={"Content-Type": "application/json"}
+        app_url(path), data=data, method=method, headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310

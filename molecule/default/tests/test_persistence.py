@@ -11,9 +11,14 @@ from conftest import CONTAINER, PROJECT, http, platform, wait_healthy
 
 
 @pytest.fixture(scope="module")
-def item_name():
+def item_name(host):
     name = f"persist-{uuid.uuid4().hex[:8]}"
-    status, _ = http("POST", "/api/items", {"name": name, "data": {"kept": True}})
+    # Writes need a token, issued in the app container as playbooks/token.yml does.
+    issued = host.run(f"docker exec {CONTAINER} python -m app.tokens issue {name}")
+    assert issued.rc == 0, issued.stderr
+    status, _ = http(
+        "POST", "/api/items", {"name": name, "data": {"kept": True}}, token=issued.stdout.strip()
+    )
     assert status == 201
     return name
 
