@@ -95,6 +95,8 @@ class CtlHost:
         return jinja2.Template(template, keep_trailing_newline=True).render(
             ansible_managed="test",
             app_domain="",
+            __app_proxy_domain="",
+            app_behind_load_balancer=False,
             app_proxy_tls="acme",
             app_proxy_acme_email="",
             app_proxy_hold_seconds=self.hold_seconds,
