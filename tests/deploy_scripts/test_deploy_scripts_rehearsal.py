@@ -141,6 +141,7 @@ def test_update_deploys_the_image_and_the_app_serves_it(deployed):
     assert f"{GOOD} is deployed: {APP}/health" in deployed.stderr
     assert on_host("docker", "inspect", "-f", "{{.Image}}", "webapp").strip() == image_id(GOOD)
     hostkit.wait_healthy(APP, timeout=30)
+    hostkit.authorize(APP, HOST)  # writes need a token
     hostkit.post_item(APP, "before-backup", {"by": "deploy-scripts-test"})
 
 
