@@ -163,11 +163,20 @@ def test_docker_is_enabled_at_boot_and_running(first_boot):
     assert info["LoggingDriver"] == "json-file"
 
 
-def test_container_logs_rotate(first_boot):
+def test_engine_is_hardened_and_rotates_container_logs(first_boot):
     assert json.loads(observe("cat", "/etc/docker/daemon.json")) == {
         "log-driver": "json-file",
         "log-opts": {"max-size": "10m", "max-file": "5"},
+        "live-restore": True,
+        "icc": False,
+        "no-new-privileges": True,
+        "userland-proxy": False,
     }
+    # Written before the engine's first start, so the running engine has it without a restart.
+    info = json.loads(observe("docker", "info", "--format", "{{json .}}"))
+    assert info["LiveRestoreEnabled"] is True
+    bridge = json.loads(observe("docker", "network", "inspect", "bridge"))[0]
+    assert bridge["Options"]["com.docker.network.bridge.enable_icc"] == "false"
 
 
 def test_env_file_is_0600_root_with_the_merged_settings(first_boot, script):
