@@ -12,6 +12,10 @@ the host's own, such as the deploy's health gate on 127.0.0.1). A packet that Do
 a container never reaches those chains, so only the attempts that would have been refused are
 dropped; the client retransmits its SYN (after 1 s on Linux) and is served once the engine's rules
 are back. Dropped before conntrack confirms them, the attempts leave no stale NAT-less entry.
+For the host's own connections it also masquerades, meanwhile, packets that leave for a container
+with a loopback source: the first time the engine starts without its userland proxy it adds its own
+rule for them only after the ports' NAT rules, and a connection caught in between would keep a
+source address the container cannot answer.
 
 The rules expire by themselves (iptables `time --datestop`) after --hold-seconds even if this
 program is killed, are removed by the next run, and do not survive a reboot. The hold is only used
@@ -39,7 +43,7 @@ from typing import NamedTuple
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 COMMENT = "docker-restart-held"
-CHAINS = ("INPUT", "OUTPUT")
+CHAINS = {"filter": ("INPUT", "OUTPUT"), "nat": ("POSTROUTING",)}
 ANY_ADDRESS = ("", "0.0.0.0")  # noqa: S104 - Docker's notation for "published on every address"
 CONNECT_TIMEOUT_S = 0.25
 
@@ -79,19 +83,28 @@ def published_ports(containers: list[dict]) -> list[Port]:
     return sorted(found)
 
 
-def hold_rules(ports: list[Port], until: datetime) -> list[list[str]]:
-    """iptables rule specs (chain first) that drop new connections to `ports` until `until` (UTC)."""
-    stop = until.strftime("%Y-%m-%dT%H:%M:%S")
+def hold_rules(ports: list[Port], until: datetime) -> list[tuple[str, list[str]]]:
+    """(table, rule spec) pairs that hold new connections to `ports` until `until` (UTC)."""
+    tail = [
+        "-m",
+        "comment",
+        "--comment",
+        COMMENT,
+        "-m",
+        "time",
+        "--datestop",
+        until.strftime("%Y-%m-%dT%H:%M:%S"),
+    ]
     rules = []
     for port in ports:
-        for chain in CHAINS:
+        for chain in CHAINS["filter"]:
             match = ["-p", "tcp", "--dport", str(port.number)]
             if port.address:
                 match += ["-d", port.address]
             elif chain == "OUTPUT":
                 match += ["-m", "addrtype", "--dst-type", "LOCAL"]
-            expiry = ["-m", "time", "--datestop", stop]
-            rules.append([chain, *match, "-m", "comment", "--comment", COMMENT, *expiry, "-j", "DROP"])
+            rules.append(("filter", [chain, *match, *tail, "-j", "DROP"]))
+    rules.append(("nat", ["POSTROUTING", "-s", "127.0.0.0/8", "!", "-o", "lo", *tail, "-j", "MASQUERADE"]))
     return rules
 
 
@@ -122,16 +135,17 @@ def running_containers() -> list[dict]:
     return json.loads(found.stdout or "[]") if found.returncode == 0 else []
 
 
-def iptables(action: str, rule: list[str]) -> None:
-    proc = run("iptables", "-w", "5", action, *rule, timeout=30)
+def iptables(action: str, table: str, rule: list[str]) -> None:
+    proc = run("iptables", "-w", "5", "-t", table, action, *rule, timeout=30)
     if proc.returncode != 0:
-        raise HoldError(f"iptables {action} {' '.join(rule)} failed: {proc.stderr.strip()}")
+        raise HoldError(f"iptables -t {table} {action} {' '.join(rule)} failed: {proc.stderr.strip()}")
 
 
 def remove_stale() -> None:
-    for chain in CHAINS:
-        for rule in stale_rules(run("iptables", "-w", "5", "-S", chain, timeout=30).stdout):
-            iptables("-D", rule)
+    for table, chains in CHAINS.items():
+        for chain in chains:
+            for rule in stale_rules(run("iptables", "-w", "5", "-t", table, "-S", chain, timeout=30).stdout):
+                iptables("-D", table, rule)
 
 
 def restart(unit: str) -> None:
@@ -162,7 +176,8 @@ def wait_for(ports: list[Port], deadline: float) -> None:
 
 def held_restart(unit: str, hold_seconds: int) -> dict:
     started = time.monotonic()
-    ports = published_ports(running_containers())
+    containers = running_containers()
+    ports = published_ports(containers)
     reason = ""
     if not ports:
         reason = "no published port"
@@ -172,23 +187,24 @@ def held_restart(unit: str, hold_seconds: int) -> dict:
         reason = "iptables is not installed"
     if reason:
         restart(unit)
-        return {"restarted": True, "held": [], "reason": f"not held: {reason}"}
+        return {"restarted": True, "running": len(containers), "held": [], "reason": f"not held: {reason}"}
     remove_stale()
     # timezone.utc, not datetime.UTC: the hosts' system Python may be 3.9 (Amazon Linux 2023).
     until = datetime.now(timezone.utc) + timedelta(seconds=hold_seconds)  # noqa: UP017
     rules = hold_rules(ports, until)
-    added: list[list[str]] = []
+    added: list[tuple[str, list[str]]] = []
     try:
-        for rule in rules:
-            iptables("-I", rule)
-            added.append(rule)
+        for table, rule in rules:
+            iptables("-I", table, rule)
+            added.append((table, rule))
         restart(unit)
         wait_for(ports, started + hold_seconds)
         back = round(time.monotonic() - started, 2)
     finally:
-        for rule in added:
-            iptables("-D", rule)
-    return {"restarted": True, "held": [str(port) for port in ports], "ports_back_after_s": back}
+        for table, rule in added:
+            iptables("-D", table, rule)
+    held = [str(port) for port in ports]
+    return {"restarted": True, "running": len(containers), "held": held, "ports_back_after_s": back}
 
 
 def main() -> int:
