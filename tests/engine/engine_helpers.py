@@ -1,8 +1,9 @@
 """What the engine tests use: their host (a Debian 12 systemd container from scripts/host-container.sh,
-ssh on 127.0.0.1:2235, the app on 127.0.0.1:18095; ENGINE_TEST_HOST, ENGINE_TEST_SSH_PORT and
-ENGINE_TEST_APP_PORT move them), the project's playbooks run against it, probes of the app from the
-controller and from the host itself, and moto's server on the controller's 127.0.0.1, shown on the
-host's own 127.0.0.1 by an ssh reverse tunnel (both sides see one AWS at one address)."""
+webapp-engine-test, ssh on 127.0.0.1:2235, the app on 127.0.0.1:18095; WEBAPP_TEST_PREFIX replaces
+"webapp-" and WEBAPP_TEST_PORT_BASE moves the ports to BASE+0 and BASE+1, so runs sharing a machine
+keep apart), the project's playbooks run against it, probes of the app from the controller and from
+the host itself, and moto's server on the controller's 127.0.0.1, shown on the host's own 127.0.0.1
+by an ssh reverse tunnel (both sides see one AWS at one address)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ import requests
 import yaml
 from hostkit import ROOT, VENV_BIN
 
-HOST = os.environ.get("ENGINE_TEST_HOST", "webapp-engine-test")
-SSH_PORT = int(os.environ.get("ENGINE_TEST_SSH_PORT", "2235"))
-APP_PORT = int(os.environ.get("ENGINE_TEST_APP_PORT", "18095"))
+HOST = os.environ.get("WEBAPP_TEST_PREFIX", "webapp-") + "engine-test"
+PORT_BASE = os.environ.get("WEBAPP_TEST_PORT_BASE")
+SSH_PORT = int(PORT_BASE) + 0 if PORT_BASE else 2235
+APP_PORT = int(PORT_BASE) + 1 if PORT_BASE else 18095
 APP = f"http://127.0.0.1:{APP_PORT}"
 IMAGE = "webapp:local"
 SECRET = "engine-test-secret-5d1c0e"
