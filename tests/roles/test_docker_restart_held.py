@@ -60,27 +60,24 @@ def test_hold_rules_drop_from_outside_and_from_the_host_until_the_deadline():
         "2030-01-02T03:04:05",
     ]
     assert rules == [
-        ("filter", ["INPUT", "-p", "tcp", "--dport", "8000", *tail, "-j", "DROP"]),
-        (
-            "filter",
-            [
-                "OUTPUT",
-                "-p",
-                "tcp",
-                "--dport",
-                "8000",
-                "-m",
-                "addrtype",
-                "--dst-type",
-                "LOCAL",
-                *tail,
-                "-j",
-                "DROP",
-            ],
-        ),
-        ("filter", ["INPUT", "-p", "tcp", "--dport", "18000", "-d", "127.0.0.1", *tail, "-j", "DROP"]),
-        ("filter", ["OUTPUT", "-p", "tcp", "--dport", "18000", "-d", "127.0.0.1", *tail, "-j", "DROP"]),
-        ("nat", ["POSTROUTING", "-s", "127.0.0.0/8", "!", "-o", "lo", *tail, "-j", "MASQUERADE"]),
+        [
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "--syn",
+            "--dport",
+            "8000",
+            "-m",
+            "addrtype",
+            "--dst-type",
+            "LOCAL",
+            *tail,
+            "-j",
+            "DROP",
+        ],
+        ["INPUT", "-p", "tcp", "--syn", "--dport", "8000", *tail, "-j", "DROP"],
+        ["OUTPUT", "-p", "tcp", "--syn", "--dport", "18000", "-d", "127.0.0.1", *tail, "-j", "DROP"],
+        ["INPUT", "-p", "tcp", "--syn", "--dport", "18000", "-d", "127.0.0.1", *tail, "-j", "DROP"],
     ]
 
 

@@ -4,18 +4,16 @@
 With live restore the containers keep running while dockerd restarts, but the engine deletes its
 iptables chains when it starts and adds the port rules back only once it has restored the
 containers (moby/moby#34660). In between, a new connection to a published port meets no DNAT rule,
-lands on the host itself and is refused (RST): about a second of failed requests on a t3.small.
+lands on the host itself and is refused (RST): about a second of refused connections (measured on
+the test hosts).
 
 This program drops those connection attempts instead of letting them be refused: for the restart it
-adds DROP rules for the published ports in the filter table (INPUT for clients outside, OUTPUT for
-the host's own, such as the deploy's health gate on 127.0.0.1). A packet that Docker's NAT sends to
-a container never reaches those chains, so only the attempts that would have been refused are
-dropped; the client retransmits its SYN (after 1 s on Linux) and is served once the engine's rules
-are back. Dropped before conntrack confirms them, the attempts leave no stale NAT-less entry.
-For the host's own connections it also masquerades, meanwhile, packets that leave for a container
-with a loopback source: the first time the engine starts without its userland proxy it adds its own
-rule for them only after the ports' NAT rules, and a connection caught in between would keep a
-source address the container cannot answer.
+adds DROP rules for SYNs to the published ports in the filter table (OUTPUT for the host's own, such
+as the deploy's health gate on 127.0.0.1, INPUT for clients outside). A packet that Docker's NAT
+sends to a container never reaches those rules, so only the attempts that would have failed are
+dropped (refused while dockerd is down, left hanging by the placeholder listener it keeps on the
+port): the client retransmits its SYN (after 1 s on Linux) and is served once the engine's rules are
+back. Dropped before conntrack confirms them, the attempts leave no stale NAT-less entry.
 
 The rules expire by themselves (iptables `time --datestop`) after --hold-seconds even if this
 program is killed, are removed by the next run, and do not survive a reboot. The hold is only used
@@ -43,7 +41,10 @@ from typing import NamedTuple
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 COMMENT = "docker-restart-held"
-CHAINS = {"filter": ("INPUT", "OUTPUT"), "nat": ("POSTROUTING",)}
+# OUTPUT before INPUT: the host's own connection attempt must be dropped before conntrack confirms it
+# (on its way out); one dropped only on its way back in keeps a NAT-less conntrack entry, and its
+# retransmission would then meet dockerd's placeholder listener on the port instead of the container.
+CHAINS = ("OUTPUT", "INPUT")
 ANY_ADDRESS = ("", "0.0.0.0")  # noqa: S104 - Docker's notation for "published on every address"
 CONNECT_TIMEOUT_S = 0.25
 
@@ -83,8 +84,8 @@ def published_ports(containers: list[dict]) -> list[Port]:
     return sorted(found)
 
 
-def hold_rules(ports: list[Port], until: datetime) -> list[tuple[str, list[str]]]:
-    """(table, rule spec) pairs that hold new connections to `ports` until `until` (UTC)."""
+def hold_rules(ports: list[Port], until: datetime) -> list[list[str]]:
+    """Filter rule specs (chain first) that drop new connections to `ports` until `until` (UTC)."""
     tail = [
         "-m",
         "comment",
@@ -97,14 +98,13 @@ def hold_rules(ports: list[Port], until: datetime) -> list[tuple[str, list[str]]
     ]
     rules = []
     for port in ports:
-        for chain in CHAINS["filter"]:
-            match = ["-p", "tcp", "--dport", str(port.number)]
+        for chain in CHAINS:
+            match = ["-p", "tcp", "--syn", "--dport", str(port.number)]
             if port.address:
                 match += ["-d", port.address]
             elif chain == "OUTPUT":
                 match += ["-m", "addrtype", "--dst-type", "LOCAL"]
-            rules.append(("filter", [chain, *match, *tail, "-j", "DROP"]))
-    rules.append(("nat", ["POSTROUTING", "-s", "127.0.0.0/8", "!", "-o", "lo", *tail, "-j", "MASQUERADE"]))
+            rules.append([chain, *match, *tail, "-j", "DROP"])
     return rules
 
 
@@ -135,17 +135,16 @@ def running_containers() -> list[dict]:
     return json.loads(found.stdout or "[]") if found.returncode == 0 else []
 
 
-def iptables(action: str, table: str, rule: list[str]) -> None:
-    proc = run("iptables", "-w", "5", "-t", table, action, *rule, timeout=30)
+def iptables(action: str, rule: list[str]) -> None:
+    proc = run("iptables", "-w", "5", action, *rule, timeout=30)
     if proc.returncode != 0:
-        raise HoldError(f"iptables -t {table} {action} {' '.join(rule)} failed: {proc.stderr.strip()}")
+        raise HoldError(f"iptables {action} {' '.join(rule)} failed: {proc.stderr.strip()}")
 
 
 def remove_stale() -> None:
-    for table, chains in CHAINS.items():
-        for chain in chains:
-            for rule in stale_rules(run("iptables", "-w", "5", "-t", table, "-S", chain, timeout=30).stdout):
-                iptables("-D", table, rule)
+    for chain in CHAINS:
+        for rule in stale_rules(run("iptables", "-w", "5", "-S", chain, timeout=30).stdout):
+            iptables("-D", rule)
 
 
 def restart(unit: str) -> None:
@@ -192,17 +191,17 @@ def held_restart(unit: str, hold_seconds: int) -> dict:
     # timezone.utc, not datetime.UTC: the hosts' system Python may be 3.9 (Amazon Linux 2023).
     until = datetime.now(timezone.utc) + timedelta(seconds=hold_seconds)  # noqa: UP017
     rules = hold_rules(ports, until)
-    added: list[tuple[str, list[str]]] = []
+    added: list[list[str]] = []
     try:
-        for table, rule in rules:
-            iptables("-I", table, rule)
-            added.append((table, rule))
+        for rule in rules:
+            iptables("-I", rule)
+            added.append(rule)
         restart(unit)
         wait_for(ports, started + hold_seconds)
         back = round(time.monotonic() - started, 2)
     finally:
-        for table, rule in added:
-            iptables("-D", table, rule)
+        for rule in added:
+            iptables("-D", rule)
     held = [str(port) for port in ports]
     return {"restarted": True, "running": len(containers), "held": held, "ports_back_after_s": back}
 
