@@ -226,6 +226,22 @@ def test_first_boot_installs_docker_and_the_aws_cli_then_stops_at_the_pull(first
     assert observe("docker", "ps", "-aq") == ""
 
 
+def test_engine_is_hardened_and_rotates_container_logs(first_boot):
+    assert json.loads(observe("cat", "/etc/docker/daemon.json")) == {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "10m", "max-file": "5"},
+        "live-restore": True,
+        "icc": False,
+        "no-new-privileges": True,
+        "userland-proxy": False,
+    }
+    # Written before the engine's first start, so the running engine has it without a restart.
+    info = json.loads(observe("docker", "info", "--format", "{{json .}}"))
+    assert info["LiveRestoreEnabled"] is True
+    bridge = json.loads(observe("docker", "network", "inspect", "bridge"))[0]
+    assert bridge["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+
+
 def test_the_host_has_no_credentials_but_the_instance_roles(first_boot):
     listed = observe("aws", "configure", "list")
     assert re.search(r"access_key\s+\*+\S+\s+iam-role", listed), listed
