@@ -206,7 +206,7 @@ def test_a_refused_upload_fails_naming_the_object(aws_env: str, tmp_path: Path):
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny))
     cfg = load(tmp_path / "etc", **settings(aws_env, tmp_path, bucket=bucket, key_prefix="p/"))
-    with pytest.raises(offsite.OffsiteError, match=rf"not uploaded to s3://{bucket}/p/webapp-.*Forbidden"):
+    with pytest.raises(offsite.OffsiteError, match=rf"^s3://{bucket}/p/webapp-.*Forbidden"):
         offsite.upload(cfg, a_backup(tmp_path))
 
 

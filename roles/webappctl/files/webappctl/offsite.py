@@ -113,7 +113,7 @@ def upload(cfg: Config, result: dict[str, Any]) -> dict[str, Any]:
         sidecar = Path(f"{path}.sha256")
         _put(off, sidecar, f"{key}.sha256", fsutil.sha256_file(sidecar), {"host": off.host})
     except awscli.AwsError as exc:
-        raise OffsiteError(f"not uploaded to s3://{off.bucket}/{key}: {exc}") from None
+        raise OffsiteError(f"s3://{off.bucket}/{key}: {exc}") from None
     return {
         "object": f"s3://{off.bucket}/{key}",
         "version_id": put.get("VersionId"),
@@ -166,7 +166,7 @@ def snapshot(cfg: Config, result: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
         pruned = prune_snapshots(off)
     except awscli.AwsError as exc:
-        raise OffsiteError(f"snapshot of {off.volume_id}: {exc}") from None
+        raise OffsiteError(f"{off.volume_id}: {exc}") from None
     return {"snapshot_id": made.get("SnapshotId"), "volume_id": off.volume_id, "pruned": pruned}
 
 
