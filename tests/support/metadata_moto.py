@@ -3,10 +3,14 @@ container at 169.254.169.254, EC2's instance metadata address, on a Docker netwo
 hosts join; published on 127.0.0.1 for the controller, so both sides see one AWS. On that address
 moto answers the metadata service too, so a host's AWS CLI finds the instance role's credentials
 there as on EC2. It runs the controller's own moto: the venv's packages, mounted read-only, on the
-host image's Python."""
+host image's Python.
+
+The engine allows one network holding that address at a time, so modules that use it (run by
+parallel pytest workers) take turns: each holds a file lock while its emulator's network exists."""
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sysconfig
 import time
@@ -19,6 +23,8 @@ from hostkit import ROOT
 
 METADATA_IP = "169.254.169.254"
 MOTO_LIKE_AWS = ROOT / "tests" / "aws" / "moto_like_aws.py"
+# One turn machine-wide: parallel runs share the engine.
+TURN_LOCK = Path("/tmp/webapp-tests-metadata-address.lock")
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -28,6 +34,14 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 @contextmanager
 def emulator(name: str, network: str, port: int, console_dir: Path | None = None) -> Iterator[str]:
     """Yields the endpoint on 127.0.0.1; the network and the container are removed afterwards."""
+    with TURN_LOCK.open("a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        with _emulator(name, network, port, console_dir) as endpoint:
+            yield endpoint
+
+
+@contextmanager
+def _emulator(name: str, network: str, port: int, console_dir: Path | None) -> Iterator[str]:
     docker("rm", "-f", "-v", name, check=False)
     docker("network", "rm", network, check=False)
     docker("network", "create", "--subnet", "169.254.169.0/24", network)
