@@ -30,7 +30,7 @@ SSH_PORT = 2226
 APP = "http://127.0.0.1:18086"
 BUCKET = "webapp-backup-test"
 SECRET = f"backup-test-secret-{uuid.uuid4().hex}"  # 32 bytes or more: it signs API tokens
-BACKUP_DIR = "/app/backups"
+BACKUP_DIR = "/app/data/.backups"
 WEBAPPCTL = "/usr/local/sbin/webappctl"
 # A process on the host holding its lock as a deploy would (the program's own Lock class), until killed.
 HOLD_LOCK = (

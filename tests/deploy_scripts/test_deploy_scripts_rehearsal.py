@@ -86,7 +86,9 @@ def data_volume_id() -> str:
 
 
 def backups() -> set[str]:
-    listed = on_host("find", "/app/backups", "-maxdepth", "1", "-type", "f", "-name", "*.db")
+    # On the data volume; webappctl makes the directory at the first backup.
+    found = "find /app/data/.backups -maxdepth 1 -type f -name '*.db' 2>/dev/null || true"
+    listed = on_host("sh", "-c", found)
     return set(listed.split())
 
 
