@@ -23,13 +23,13 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ROOT = hostkit.ROOT
 NAME = hostkit.run_name("validate-test")
-SSH_PORT = hostkit.run_port(2235, 0)
-MOTO_PORT = hostkit.run_port(15095, 1)
+SSH_PORT = hostkit.run_port(2236, 0)
+MOTO_PORT = hostkit.run_port(15097, 1)
 ENV = {
     "REHEARSAL_NAME": NAME,
     "REHEARSAL_SSH_PORT": str(SSH_PORT),
     "REHEARSAL_MOTO_PORT": str(MOTO_PORT),
-    "REHEARSAL_APP_PORT": str(hostkit.run_port(18095, 2)),
+    "REHEARSAL_APP_PORT": str(hostkit.run_port(18097, 2)),
 }
 MOTO_LOG = ROOT / "build" / "rehearsal" / NAME / "moto.log"
 HOST = "webapp-local"  # the name provision.yml gives the rehearsal's instance
