@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-# Docker's notations for "published on every address of the host"
-ALL_ADDRESSES = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - compared, never bound
 DOCKER_SOCKETS = frozenset({"/var/run/docker.sock", "/run/docker.sock"})
 SECCOMP_FILTER = 2  # /proc/<pid>/status "Seccomp:" 0 off, 1 strict, 2 filter
 
@@ -53,16 +51,11 @@ class Container:
         return any(opt.replace(":", "=", 1) == "seccomp=unconfined" for opt in self.security_opt)
 
     @property
-    def open_bindings(self) -> list[Binding]:
-        """Published ports bound to every address of the host rather than to chosen ones."""
-        return [binding for binding in self.bindings if binding.address in ALL_ADDRESSES]
-
-    @property
     def shared_host_namespaces(self) -> list[str]:
         return sorted(kind for kind, mode in self.namespaces.items() if mode == "host")
 
     def limits_missing(self) -> list[str]:
-        """What CIS 5.11, 5.12, 5.29 and 5.14 find missing on this container."""
+        """What CIS 5.11, 5.12 and 5.29 find missing on this container."""
         missing = []
         if self.memory <= 0:
             missing.append("no memory limit")
@@ -70,7 +63,6 @@ class Container:
             missing.append("no CPU limit")
         if self.pids_limit <= 0:
             missing.append("no PIDs limit")
-        missing += [f"port {binding} published on every address" for binding in self.open_bindings]
         return missing
 
 
