@@ -5,10 +5,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 IMAGE ?= webapp:local
+# make check: the inventory, and its vault password file (else the inventory's own vault-password file,
+# else ansible-vault asks)
+INVENTORY ?= inventory/local
+VAULT_PASSWORD_FILE ?= $(wildcard $(INVENTORY)/vault-password)
+VAULT_ARGS = $(if $(VAULT_PASSWORD_FILE),--vault-password-file $(VAULT_PASSWORD_FILE),--ask-vault-pass)
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help venv engine image demo demo-down run lint test test-py test-molecule bench clean
+.PHONY: help venv engine image demo demo-down run check lint test test-py test-molecule bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -36,6 +41,10 @@ demo-down: ## Tear the rehearsal down (instance, host container, emulator)
 
 run: image ## Only the app container on SQLite at http://127.0.0.1:8000 (no Ansible)
 	scripts/demo.sh $(IMAGE)
+
+# Order-only on the venv: an installed venv is used as it is (no pip, no network).
+check: | $(VENV)/.installed ## Check an inventory, touching nothing (INVENTORY=inventory/production [VAULT_PASSWORD_FILE=...])
+	$(BIN)/ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/check.yml
 
 lint: venv ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check .

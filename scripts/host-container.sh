@@ -66,11 +66,15 @@ up() {
     [ -n "${HOST_DEVICE_RULE:-}" ] && devices+=(--device-cgroup-rule "$HOST_DEVICE_RULE")
     # --privileged is refused on these machines (CAP_SYS_RESOURCE is not granted): add every other
     # capability instead, which is what systemd plus an inner dockerd need.
+    # route_localnet: the inner engine runs without userland proxy (the docker role's default) and then
+    # needs route_localnet on its bridges for the host's own connections to published ports. A real host
+    # lets dockerd set it; here /proc/sys is read-only, so new interfaces inherit it from the start.
     docker run -d --name "$name" --hostname "$name" \
       --cap-add=ALL --cap-drop=SYS_RESOURCE \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
       --tmpfs /run --tmpfs /run/lock \
+      --sysctl net.ipv4.conf.default.route_localnet=1 \
       -v "$name-docker:/var/lib/docker" \
       "${publish[@]}" "${devices[@]}" "$image" >/dev/null
     log "started $name (ssh 127.0.0.1:$ssh_port${app_port:+, app 127.0.0.1:$app_port})"

@@ -95,14 +95,16 @@ def guide() -> Guide:
     return read_guide()
 
 
-@pytest.fixture(scope="module")
-def user_data(inventory: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """build/user-data.sh as playbooks/render-user-data.yml writes it."""
-    work = tmp_path_factory.mktemp("cli-guide-user-data")
+def render_user_data(inventory: Path, work: Path, endpoint: str, environment: str) -> Path:
+    """build/user-data.sh as playbooks/render-user-data.yml writes it; the run also stores the settings
+    in SSM and creates the instance profile the guide's launch names."""
     dest = work / "build" / "user-data.sh"
     variables = {
         "ec2_instance_user_data_dest": str(dest),
-        "app_env": {"SECRET_KEY": "cli-guide-test-secret"},
+        "ec2_instance_endpoint_url": endpoint,
+        "ec2_instance_region": REGION,
+        "ec2_instance_environment": environment,
+        "app_env": {"SECRET_KEY": "cli-guide-test-secret-0123456789abcdef"},
         "app_image": "registry.example.com/webapp:1.4.2",
     }
     run = run_playbook(REPO / "playbooks" / "render-user-data.yml", inventory, work, variables)
@@ -121,13 +123,15 @@ class Launch:
 
 
 @pytest.fixture(scope="module", params=["8000", "80 443"], ids=["port-8000", "domain-80-443"])
-def launched(request, guide, moto_endpoint, ssh_key, user_data, ec2, tmp_path_factory) -> Launch:
+def launched(request, guide, moto_endpoint, ssh_key, inventory, ec2, tmp_path_factory) -> Launch:
     """The guide's blocks with the test's settings; the app check inside a network namespace where
     the app answers on 127.0.0.1:8000; the variables the blocks set, read back; then the removal."""
     work = tmp_path_factory.mktemp("cli-guide")
+    environment = f"cli-guide-{request.param.replace(' ', '-')}"
+    user_data = render_user_data(inventory, work, moto_endpoint, environment)
     settings = {
         "NAME": "webapp",
-        "ENVIRONMENT": f"cli-guide-{request.param.replace(' ', '-')}",
+        "ENVIRONMENT": environment,
         "MY_CIDR": MY_CIDR,
         "APP_CIDR": APP_CIDR,
         "APP_PORTS": request.param,
@@ -243,8 +247,11 @@ def test_instance_runs_al2023_with_imdsv2_the_key_and_the_group(launched):
     }
 
 
-def test_instance_carries_the_rendered_user_data(launched, user_data):
+def test_instance_carries_the_rendered_user_data_and_its_instance_profile(launched):
+    user_data = Path(launched.settings["USER_DATA"])
     assert base64.b64decode(launched.made["user_data"]) == user_data.read_bytes()
+    profile = launched.made["instance"]["IamInstanceProfile"]["Arn"]
+    assert profile.endswith(f"instance-profile/webapp-{launched.settings['ENVIRONMENT']}-instance")
 
 
 def test_root_and_data_volumes_are_encrypted_gp3_and_the_data_volume_is_kept(launched):

@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import hostkit
+import metadata_moto
 import pytest
 import requests
 from aws_helpers import HERE, REPO, aws_client, provision_vars, run_playbook
@@ -44,7 +44,7 @@ MOTO_PORT = hostkit.run_port(15092, 2)
 APP = f"http://127.0.0.1:{APP_PORT}"
 ENDPOINT = f"http://127.0.0.1:{MOTO_PORT}"
 # Where the host finds the emulator: EC2's link-local metadata address, on the test network.
-METADATA_IP = "169.254.169.254"
+METADATA_IP = metadata_moto.METADATA_IP
 IMAGE = "webapp:local"
 SECRET = "user-data-run-s3cr3t-$HOME-'q'"
 SCRIPT_ON_HOST = "/root/user-data.sh"
@@ -117,40 +117,10 @@ def console_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def emulator(console_dir: Path) -> Iterator[str]:
     """moto (through moto_like_aws.py) in a container at 169.254.169.254 on the test network, published on
-    127.0.0.1 for the controller. It runs the controller's own moto: the venv's packages, mounted read-only,
-    on the host image's Python 3.11."""
-    for name in (MOTO, HOST):
-        docker("rm", "-f", "-v", name, check=False)
-    docker("network", "rm", NETWORK, check=False)
-    docker("network", "create", "--subnet", "169.254.169.0/24", NETWORK)
-    site = Path(sysconfig.get_paths()["purelib"]).resolve()
-    try:
-        docker(
-            "run", "-d", "--name", MOTO, "--network", NETWORK, "--ip", METADATA_IP,
-            "-p", f"127.0.0.1:{MOTO_PORT}:80",
-            "-v", f"{site}:/opt/site:ro",
-            "-v", f"{HERE / 'moto_like_aws.py'}:/opt/moto_like_aws.py:ro",
-            "-v", f"{console_dir}:/console:ro",
-            "-e", "PYTHONPATH=/opt/site", "-e", "MOTO_CONSOLE_DIR=/console",
-            "--entrypoint", "python3", "webapp-host:bookworm",
-            # Inside its own container; published on 127.0.0.1 only.
-            "/opt/moto_like_aws.py", "-H", "0.0.0.0", "-p", "80",  # noqa: S104
-        )  # fmt: skip
-        for _ in range(120):
-            try:
-                if requests.get(f"{ENDPOINT}/moto-api/", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            subprocess.run(["sleep", "0.5"], check=True)
-        else:
-            pytest.fail(
-                f"the emulator did not answer on {ENDPOINT}:\n{docker('logs', MOTO, check=False).stderr}"
-            )
-        yield ENDPOINT
-    finally:
-        docker("rm", "-f", "-v", MOTO, check=False)
-        docker("network", "rm", NETWORK, check=False)
+    127.0.0.1 for the controller (tests/support/metadata_moto.py)."""
+    docker("rm", "-f", "-v", HOST, check=False)
+    with metadata_moto.emulator(MOTO, NETWORK, MOTO_PORT, console_dir) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +194,22 @@ def test_first_boot_installs_docker_and_the_aws_cli_then_stops_at_the_pull(first
     assert "could not pull webapp:local" in first_boot.stderr
     assert "docker load the image" in first_boot.stderr
     assert observe("docker", "ps", "-aq") == ""
+
+
+def test_engine_is_hardened_and_rotates_container_logs(first_boot):
+    assert json.loads(observe("cat", "/etc/docker/daemon.json")) == {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "10m", "max-file": "5"},
+        "live-restore": True,
+        "icc": False,
+        "no-new-privileges": True,
+        "userland-proxy": False,
+    }
+    # Written before the engine's first start, so the running engine has it without a restart.
+    info = json.loads(observe("docker", "info", "--format", "{{json .}}"))
+    assert info["LiveRestoreEnabled"] is True
+    bridge = json.loads(observe("docker", "network", "inspect", "bridge"))[0]
+    assert bridge["Options"]["com.docker.network.bridge.enable_icc"] == "false"
 
 
 def test_the_host_has_no_credentials_but_the_instance_roles(first_boot):

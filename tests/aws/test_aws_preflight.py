@@ -1,7 +1,7 @@
-"""Bad variables stop playbooks/provision.yml in preflight, before any AWS call: the emulator (one of its
-own, so nothing else writes to it) holds no resource afterwards (EC2, IAM, S3, SSM, SNS, CloudWatch), and
-the message says what to change. Among them the bad inventories of the instance's own AWS side: an
-invalid bucket name, a malformed alarm e-mail, a parameter path outside the project's."""
+"""Bad variables stop playbooks/provision.yml in its validation play, before any AWS call: the emulator
+(one of its own, so nothing else writes to it) holds no resource afterwards (EC2, IAM, S3, SSM, SNS,
+CloudWatch), and the message says what to change. Among them the bad inventories of the instance's own
+AWS side: an invalid bucket name, a malformed alarm e-mail, a parameter path outside the project's."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import yaml
 from aws_helpers import REPO, aws_client, ec2_client, moto_server, provision_vars, run_playbook
 
 TASKS = REPO / "roles" / "ec2_instance" / "tasks"
-PREFLIGHT = [TASKS / "preflight.yml", TASKS / "preflight-aws.yml"]
+# What may run before the first AWS call: the validation play's (the role's preflight rules, with the host
+# provision adds declared first) and nothing else.
+PREFLIGHT = [TASKS / "preflight.yml", TASKS / "preflight-aws.yml", TASKS / "declare.yml"]
 
 PRIVATE_KEY_TEXT = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"

@@ -76,6 +76,7 @@ def rendered(
         app_image="registry.example.com/webapp:1.2.3",
         ec2_instance_user_data_log_max_size="20m",
         ec2_instance_user_data_log_max_file=3,
+        ec2_instance_user_data_daemon_options={"max-concurrent-downloads": 2},
     )
     vault = ("-e", f"@{VAULT}", "--vault-password-file", str(VAULT_PASSWORD), "-vv")
     run = run_playbook(PLAYBOOK, inventory, workdir, variables, *vault)
@@ -165,11 +166,23 @@ def test_docker_and_the_aws_cli_are_installed_with_dnf_or_apt_get(script):
     assert "systemctl enable --now docker" in script
 
 
-def test_docker_logs_rotate(script):
+def test_docker_daemon_is_hardened_rotates_logs_and_takes_extra_options(script):
     assert json.loads(heredoc(script, "DAEMON_JSON")) == {
         "log-driver": "json-file",
         "log-opts": {"max-size": "20m", "max-file": "3"},
+        "live-restore": True,
+        "icc": False,
+        "no-new-privileges": True,
+        "userland-proxy": False,
+        "max-concurrent-downloads": 2,
     }
+
+
+def test_a_changed_daemon_json_is_reloaded_before_the_restart(script):
+    # live-restore takes effect on the reload, so the restart already keeps the container running.
+    start = script[script.index("start_docker() {") :]
+    assert start.index("systemctl reload docker") < start.index("systemctl restart docker")
+    assert "LIVE_RESTORE=true" in script
 
 
 def test_app_tree_and_owner(script):

@@ -118,6 +118,8 @@ def deployed_site(
         "app_health_timeout": 90,
         "backup_aws_endpoint_url": endpoint,
         "backup_aws_region": "us-east-1",
+        # These hosts cannot reach the emulator on the controller's 127.0.0.1: the controller uploads.
+        "backup_aws_from": "controller",
     }
     hosts = {host: hostkit.host_vars(ssh_port)}
     inventory.write_text(yaml.safe_dump({"webapp": {"hosts": hosts, "vars": {**base, **group_vars}}}))

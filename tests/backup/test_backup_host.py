@@ -30,7 +30,7 @@ SSH_PORT = 2226
 APP = "http://127.0.0.1:18086"
 BUCKET = "webapp-backup-test"
 SECRET = f"backup-test-secret-{uuid.uuid4().hex}"  # 32 bytes or more: it signs API tokens
-BACKUP_DIR = "/app/backups"
+BACKUP_DIR = "/app/data/.backups"
 WEBAPPCTL = "/usr/local/sbin/webappctl"
 # A process on the host holding its lock as a deploy would (the program's own Lock class), until killed.
 HOLD_LOCK = (
@@ -390,12 +390,12 @@ def test_no_write_is_lost_or_refused_while_a_restore_runs(site: Site, tmp_path: 
 def test_a_restore_over_a_corrupt_database_keeps_its_raw_files(site: Site, tmp_path: Path) -> None:
     # The usual reason to restore: the live database fails its integrity check, so no consistent
     # safety backup can be taken. The raw files are then the only copy of that data: they are kept.
+    # (The app stays stopped on the damaged file, as after a crash: nothing may touch the bytes.)
     target = fresh_backup(site)
     expected = backup_items(target, tmp_path)
     host("docker", "stop", "webapp")
     host("sh", "-c", "dd if=/dev/urandom of=/app/data/app.db bs=4096 seek=2 count=2 conv=notrunc status=none")
     corrupt = host("sha256sum", "/app/data/app.db").stdout.split()[0]
-    host("docker", "start", "webapp")
     proc = site.play("restore.yml", backup_restore_source="file", backup_restore_file=target)
     assert "could NOT be verified" in proc.flat, proc.stdout[-3000:]
     kept = re.search(r"its raw files are kept in (/[^\s';]+?)\.?[\s']", proc.flat)

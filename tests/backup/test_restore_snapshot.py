@@ -230,7 +230,8 @@ def test_a_snapshot_restore_brings_back_the_volume_s_database_including_its_wal(
     assert items() == in_snapshot
     assert_volume_handled(cloud, hypervisor)
     # What the restore replaced is kept, and the snapshot is untouched.
-    safety = host("sh", "-c", "ls -1 /app/backups/pre-restore/pre-restore-*.db | tail -n 1").stdout.strip()
+    newest = "ls -1 /app/data/.backups/pre-restore/pre-restore-*.db | tail -n 1"
+    safety = host("sh", "-c", newest).stdout.strip()
     assert later in hostkit.db_items(HOST, safety, tmp_path).values()
     assert cloud.ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["State"] == "completed"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import hostkit
 import pytest
 import testimages as images
-from deploy_helpers import Host, Site, kill
+from deploy_helpers import SECRET, Host, Site, kill
 from load import Load
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -58,9 +58,12 @@ def test_a_release_from_before_the_proxy_is_taken_over_by_it(site: Site, tmp_pat
     HOST.run(
         "sh", "-c", "mkdir -p /app/data /app/releases && chown 10001:10001 /app/data && chmod 750 /app/data"
     )
+    # Its settings as that role wrote them, in /app/.env.
+    HOST.run("sh", "-c", f"umask 077 && printf 'SECRET_KEY=%s\\n' {SECRET} > /app/.env")
     HOST.run(
         "docker", "run", "-d", "--name", "webapp", "--restart", "unless-stopped", "-p", "8000:8000",
-        "-v", "/app/data:/app/data", "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp", images.V1,
+        "--env-file", "/app/.env", "-v", "/app/data:/app/data", "--user", "10001:10001", "--read-only",
+        "--tmpfs", "/tmp", images.V1,
     )  # fmt: skip
     HOST.wait_healthy(timeout=60)
     hostkit.authorize(HOST.url, HOST.name)  # writes need a token

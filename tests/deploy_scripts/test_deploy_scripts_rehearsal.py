@@ -86,7 +86,9 @@ def data_volume_id() -> str:
 
 
 def backups() -> set[str]:
-    listed = on_host("find", "/app/backups", "-maxdepth", "1", "-type", "f", "-name", "*.db")
+    # On the data volume; webappctl makes the directory at the first backup.
+    found = "find /app/data/.backups -maxdepth 1 -type f -name '*.db' 2>/dev/null || true"
+    listed = on_host("sh", "-c", found)
     return set(listed.split())
 
 
@@ -141,6 +143,7 @@ def test_update_deploys_the_image_and_the_app_serves_it(deployed):
     assert f"{GOOD} is deployed: {APP}/health" in deployed.stderr
     assert on_host("docker", "inspect", "-f", "{{.Image}}", "webapp").strip() == image_id(GOOD)
     hostkit.wait_healthy(APP, timeout=30)
+    hostkit.authorize(APP, HOST)  # writes need a token
     hostkit.post_item(APP, "before-backup", {"by": "deploy-scripts-test"})
 
 

@@ -77,10 +77,20 @@ def run_port(default: int, slot: int) -> int:
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself).
+    TEST_PORT_RANGE (e.g. 25000-25999) keeps it within a range, for runs that share a machine."""
+    first, _, last = os.environ.get("TEST_PORT_RANGE", "0-0").partition("-")
+    ports = range(int(first), int(last or first) + 1)
+    # Each process starts at its own place in the range, so parallel workers rarely pick the same port.
+    start = os.getpid() % len(ports)
+    for port in [*ports[start:], *ports[:start]]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise OSError(f"no free port on 127.0.0.1 in TEST_PORT_RANGE {first}-{last}")
 
 
 def ansible_env(**extra: str) -> dict[str, str]:

@@ -29,6 +29,9 @@ class Load:
     limit: float = 180
     pause: float = 0.01
     headers: dict[str, str] = field(default_factory=dict)
+    # The item readers GET: one that must exist throughout (the first acknowledged write when None;
+    # a restore or a rollback with its database takes back what was written since its backup).
+    read_id: str | None = None
     acknowledged: dict[str, str] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     requests_sent: int = 0
@@ -97,7 +100,7 @@ class Load:
                     self.acknowledged[response.json()["id"]] = name
         else:
             with self._lock:
-                known = next(iter(self.acknowledged), None)
+                known = self.read_id or next(iter(self.acknowledged), None)
             path = f"/api/items/{known}" if known else "/health"
             response = session.get(f"{self.url}{path}", timeout=45)
             ok = response.status_code == 200

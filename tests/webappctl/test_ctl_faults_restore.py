@@ -26,11 +26,11 @@ def test_a_restore_killed_at_any_step_is_finished_by_the_next_run(
 ):
     import hostkit
 
-    hostkit.post_item(host.url, f"before-backup-{boundary}", {})
+    kept = hostkit.post_item(host.url, f"before-backup-{boundary}", {})
     taken = host.ctl("backup")
     assert taken.rc == 0, taken
     backup = Path(taken.result["path"])
-    with Load(host.url) as load:
+    with Load(host.url, read_id=kept) as load:
         killed = host.ctl("restore", "--file", str(backup), "--foreground", fault=boundary)
         assert killed.rc == -9, f"the fault at {boundary} did not fire: {killed}"
         recovered = host.ctl("recover")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hostkit
 import pytest
 import testimages as images
 from ctlhost import CtlHost
@@ -54,9 +55,10 @@ def test_a_rollback_killed_at_any_step_is_finished_by_the_next_run(
 def test_a_rollback_with_its_database_killed_mid_swap_keeps_every_write(
     host: CtlHost, boundary: str, tmp_path: Path
 ):
+    hostkit.post_item(host.url, f"kept-by-the-paired-backup-{boundary}", {})
     back_to = forward(host)
     paired = Path(host.status()["previous"]["backup"])
-    with Load(host.url) as load:
+    with Load(host.url, read_id=next(iter(host.backup_items(paired, tmp_path)))) as load:
         killed = host.ctl("rollback", "--restore-database", "--foreground", fault=boundary)
         assert killed.rc == -9, f"the fault at {boundary} did not fire: {killed}"
         recovered = host.ctl("recover")

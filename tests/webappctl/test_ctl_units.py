@@ -134,3 +134,11 @@ def test_it_runs_on_python_3_9_as_on_amazon_linux_2023(tmp_path: Path):
     proc = subprocess.run([str(python39()), str(packed), "status"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["lock"] == "free"
+    # The timers' commands too (metrics, and the OnFailure alert), with nothing to send.
+    for argv, said in (
+        (["metrics"], "no metrics published: no metric namespace configured"),
+        (["alert", "--unit", "x.service"], "not alerted for x.service"),
+    ):
+        run = subprocess.run([str(python39()), str(packed), *argv], capture_output=True, text=True, env=env)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["message"].startswith(said)

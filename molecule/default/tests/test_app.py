@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from conftest import CONTAINER, http, inspect, journal
 
@@ -18,7 +19,13 @@ def test_data_directory_belongs_to_the_app_user(host):
 
 
 def test_container_is_running_and_healthy(host):
+    # The deploy's own gate asks /health directly; Docker's check first runs one interval (10 s) after the
+    # start, so a release started moments ago is still "starting" here.
+    deadline = time.monotonic() + 60
     state = inspect(host)["State"]
+    while state["Running"] and state["Health"]["Status"] == "starting" and time.monotonic() < deadline:
+        time.sleep(1)
+        state = inspect(host)["State"]
     assert state["Running"], journal(host, "docker")
     assert state["Health"]["Status"] == "healthy", json.dumps(state["Health"]["Log"][-1:])
 

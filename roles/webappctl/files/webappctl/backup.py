@@ -35,7 +35,12 @@ def deployed_image(cfg: Config) -> str:
 
 
 def _staging(cfg: Config, target: Path) -> Path:
-    target.mkdir(mode=0o755, parents=True, exist_ok=True)
+    # Made root-only when missing: the default place is on the data volume, which the app's
+    # container mounts (it runs as the app user and never reads the backups).
+    for path in (Path(cfg.backup.dir), target):
+        if not path.is_dir():
+            path.mkdir(mode=0o700, parents=True)
+            os.chmod(str(path), 0o700)
     staging = target / ".incoming"
     staging.mkdir(mode=0o700, exist_ok=True)
     os.chown(str(staging), cfg.uid, cfg.gid)

@@ -12,7 +12,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import backup, config, converged, dbfiles, docker, fsutil, journal, migrate, proxy, releases, run
+from . import (
+    alert,
+    awscli,
+    backup,
+    config,
+    converged,
+    dbfiles,
+    docker,
+    fsutil,
+    journal,
+    metrics,
+    migrate,
+    proxy,
+    redact,
+    releases,
+    run,
+    shipping,
+)
 from .lock import Lock, LockBusy
 
 
@@ -83,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     recover = sub.add_parser("recover", help="finish or undo what an interrupted run left")
     recover.add_argument("--by", default="")
     sub.add_parser("status", help="lock, open transaction, releases")
+    publish = sub.add_parser("metrics", help="publish the due metrics to CloudWatch (webapp-metrics.timer)")
+    publish.add_argument("--all", action="store_true", help="every metric now, due or not")
+    tell = sub.add_parser("alert", help="tell CloudWatch and the alarm topic that UNIT failed (OnFailure=)")
+    tell.add_argument("--unit", required=True)
     quick = sub.add_parser("converged", help="exit 0 when the host already runs what DIGEST describes")
     quick.add_argument("--digest", required=True)
     quick.add_argument("--mountpoint", default="")
@@ -132,7 +153,14 @@ def _backup(cfg: config.Config, args: argparse.Namespace) -> dict[str, Any]:
         lock.acquire(wait)
         run.finish_unfinished(cfg, journal.Journal(cfg.txn_dir), lock)
         result = backup.take(cfg, args.subdir, args.keep, args.data_dir)
-    result.update(state="committed", changed=True, notes=lock.notes, message=f"backed up to {result['path']}")
+        # Only the regular backups leave the box (not a restore's safety copy or a snapshot's).
+        shipped = not args.subdir and args.data_dir is None
+        if shipped:
+            shipping.under_lock(cfg, result)
+    if shipped:
+        shipping.after_lock(cfg, result)
+    state, message = shipping.outcome(result, shipped)
+    result.update(state=state, changed=True, notes=lock.notes, message=message)
     return result
 
 
@@ -145,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             differs = str(exc)
         print(json.dumps({"converged": not differs, "why": differs}))
         return 1 if differs else 0
+    if args.command == "alert":
+        return _alert(args.unit)
     try:
-        scheduled = args.command == "backup" and args.defer is not None
+        scheduled = (args.command == "backup" and args.defer is not None) or args.command == "metrics"
         if (args.command == "recover" or scheduled) and not (config.CONFIG_DIR / "app.json").exists():
             # Installed by configure.yml before the first deploy: nothing to do yet, not a failure.
             print(
@@ -180,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             result = _backup(cfg, args)
         elif args.command == "migrate":
             result = _migrate(cfg, args)
+        elif args.command == "metrics":
+            result = metrics.publish(cfg, list(metrics.INTERVALS) if args.all else None)
         elif args.command == "verify":
             args.stage.mkdir(mode=0o700, parents=True, exist_ok=True)
             result = backup.verify(cfg, args.file, args.stage)
@@ -191,11 +223,40 @@ def main(argv: list[str] | None = None) -> int:
         migrate.MigrateError,
         LockBusy,
         docker.DockerError,
+        awscli.AwsError,
         OSError,
         RuntimeError,
     ) as exc:
         print(f"webappctl: error: {exc}", file=sys.stderr)
         print(json.dumps({"state": "failed", "changed": False, "message": str(exc)}))
         return 1
+    if args.command in ("backup", "metrics"):
+        # The journal of the timers' units says what was sent and what was not, and why.
+        failed = result.get("state") == "failed"
+        print(f"webappctl: {'error: ' if failed else ''}{result.get('message')}", file=sys.stderr)
     print(json.dumps(result, sort_keys=True))
+    return 1 if result.get("state") == "failed" else 0
+
+
+def _alert(unit: str) -> int:
+    """Told even when the app's own settings cannot be read: only offsite.json is needed."""
+    try:
+        off = config.load_offsite()
+    except config.ConfigError as exc:
+        print(f"webappctl: error: {exc}", file=sys.stderr)
+        print(json.dumps({"state": "failed", "changed": False, "message": str(exc)}))
+        return 1
+    try:
+        cfg = config.load()
+        scrub = redact.for_files([Path(cfg.env_file)], cfg.secret_name_pattern)
+    except (config.ConfigError, OSError):
+        scrub = redact.Redactor(set())
+    try:
+        result = alert.send(off, unit, scrub)
+    except awscli.AwsError as exc:
+        print(f"webappctl: error: {exc}", file=sys.stderr)
+        print(json.dumps({"state": "failed", "changed": False, "message": str(exc)}))
+        return 1
+    print(f"webappctl: {result['message']}", file=sys.stderr)
+    print(json.dumps({"state": "committed", "changed": True, **result}, sort_keys=True))
     return 0

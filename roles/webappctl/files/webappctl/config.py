@@ -1,5 +1,6 @@
-"""The program's settings: /etc/webapp/app.json (written by the app role) and /etc/webapp/backup.json
-(written by the backup role). Every path the program touches is derived here, in one place."""
+"""The program's settings: /etc/webapp/app.json (written by the app role), /etc/webapp/backup.json and
+/etc/webapp/offsite.json (written by the backup role). Every path the program touches is derived
+here, in one place."""
 
 from __future__ import annotations
 
@@ -55,6 +56,43 @@ class Backup:
     compress: bool = False
 
 
+# The metric names of the contract with the alarms (roles/ec2_instance, ec2_instance_metric_names).
+METRIC_NAMES = {
+    "health": "AppHealthy",
+    "disk_used": "DataVolumeUsedPercent",
+    "backup_age": "OffsiteBackupAgeSeconds",
+    "backup_failures": "BackupFailures",
+}
+
+
+@dataclass(frozen=True)
+class Offsite:
+    """What the host itself sends to AWS with its instance role (the backup role's offsite.json): each
+    backup to S3, snapshots of the data volume, metrics, the alert of a failed backup. An empty name
+    switches that part off, and every result says so; `note` says why the host sends nothing at all."""
+
+    note: str = ""
+    aws_command: str = "aws"
+    region: str = ""
+    endpoint_url: str = ""
+    host: str = ""
+    bucket: str = ""
+    key_prefix: str = ""
+    encryption: str = "AES256"
+    kms_key_id: str = ""
+    volume_id: str = ""
+    snapshot_keep: int = 7
+    # Tags of every snapshot the host takes; only snapshots carrying all of them are ever pruned.
+    snapshot_tags: dict[str, str] = field(default_factory=dict)
+    snapshot_extra_tags: dict[str, str] = field(default_factory=dict)
+    namespace: str = ""
+    dimensions: dict[str, str] = field(default_factory=dict)
+    metric_names: dict[str, str] = field(default_factory=lambda: dict(METRIC_NAMES))
+    topic_arn: str = ""
+    # When each metric was last published (tmpfs: after a reboot every metric is due at once).
+    metrics_state: str = "/run/webappctl-metrics.json"
+
+
 @dataclass(frozen=True)
 class Config:
     root: str = "/app"
@@ -77,6 +115,7 @@ class Config:
     lock_wait: int = 60
     lock_lease: int = 900
     backup: Backup = field(default_factory=Backup)
+    offsite: Offsite = field(default_factory=Offsite)
 
     # --- derived paths ---------------------------------------------------------------------------
     @property
@@ -111,7 +150,13 @@ class Config:
 
 
 _NESTED: dict[str, dict[str, type]] = {
-    "Config": {"container": Container, "oneoff": Limits, "proxy": Proxy, "backup": Backup},
+    "Config": {
+        "container": Container,
+        "oneoff": Limits,
+        "proxy": Proxy,
+        "backup": Backup,
+        "offsite": Offsite,
+    },
     "Container": {"limits": Limits},
 }
 
@@ -155,10 +200,26 @@ def load(config_dir: Path | None = None) -> Config:
         raise ConfigError(f"{app_file} is missing: deploy the app with playbooks/deploy.yml first") from None
     except ValueError as exc:
         raise ConfigError(f"{app_file} is not valid JSON: {exc}") from None
-    backup_file = where / "backup.json"
-    if backup_file.is_file():
-        try:
-            merged["backup"] = json.loads(backup_file.read_text())
-        except ValueError as exc:
-            raise ConfigError(f"{backup_file} is not valid JSON: {exc}") from None
+    for key, kind in (("backup", Backup), ("offsite", Offsite)):
+        section = _section(where, key)
+        if section is not None:
+            _build(kind, section, str(where / f"{key}.json"))  # errors name the file the key is in
+            merged[key] = section
     return _build(Config, merged, str(app_file))
+
+
+def _section(where: Path, key: str) -> Any:
+    path = where / f"{key}.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+
+
+def load_offsite(config_dir: Path | None = None) -> Offsite:
+    """Only offsite.json: the failure alert must go out even when the app's own settings are broken."""
+    where = config_dir or CONFIG_DIR
+    section = _section(where, "offsite")
+    return Offsite() if section is None else _build(Offsite, section, str(where / "offsite.json"))
