@@ -38,7 +38,7 @@ class PgServer:
                 "docker", "run", "-d", "--name", self.name, "--network", self.network,
                 "-e", f"POSTGRES_USER={self.user}", "-e", f"POSTGRES_DB={self.database}",
                 "-e", "POSTGRES_PASSWORD_FILE=/run/pg-password", "-e", "POSTGRES_FSYNC=off",
-                "-v", f"{secret}:/run/pg-password:ro", "--tmpfs", "/run/postgresql", IMAGE,
+                "-v", f"{secret}:/run/pg-password:ro", IMAGE,
             ],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
