@@ -106,7 +106,7 @@ def site(aws: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[helper
         "alarm_topic_arn": aws["topic"],
     }
     group_vars = {
-        "app_env": {"SECRET_KEY": "offsite-test-secret"},
+        "app_env": {"SECRET_KEY": "offsite-test-secret-that-signs-api-tokens"},
         "ec2_instance_provisioned": provisioned,
         # The instance's own view of AWS (the ec2_instance role's variable for it).
         "ec2_instance_user_data_aws_endpoint_url": f"http://{metadata_moto.METADATA_IP}",

@@ -29,7 +29,7 @@ SSH_PORT = int(PORT_BASE) + 0 if PORT_BASE else 2235
 APP_PORT = int(PORT_BASE) + 1 if PORT_BASE else 18095
 APP = f"http://127.0.0.1:{APP_PORT}"
 IMAGE = "webapp:local"
-SECRET = "engine-test-secret-5d1c0e"
+SECRET = "engine-test-secret-5d1c0e-signs-api-tokens"  # 32 bytes or more: it signs API tokens
 PROBE_STOP = "/run/engine-test-probe.stop"
 PROBE_READY = "/run/engine-test-probe.ready"
 

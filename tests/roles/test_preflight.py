@@ -87,20 +87,20 @@ def test_good_settings_pass_preflight(inventory, tmp_path):
         ),
         pytest.param(
             {"app_env": {"SECRET_KEY": "short-secret-4c1d9e", "LOG_LEVEL": "INFO"}},
-            "app : Check that SECRET_KEY is strong and not a published example",
+            "Check that SECRET_KEY is strong and not a published example",
             "is 19 bytes long; it signs the API tokens and must be at least 32 bytes",
             id="short-secret",
         ),
         pytest.param(
             # 10 characters, 30 bytes: the rule counts bytes.
             {"app_env": {"SECRET_KEY": "\u20ac" * 10, "LOG_LEVEL": "INFO"}},
-            "app : Check that SECRET_KEY is strong and not a published example",
+            "Check that SECRET_KEY is strong and not a published example",
             "is 30 bytes long",
             id="short-in-bytes",
         ),
         pytest.param(
             {"app_env": {"SECRET_KEY": EXAMPLE_SECRET, "LOG_LEVEL": "INFO"}},
-            "app : Check that SECRET_KEY is strong and not a published example",
+            "Check that SECRET_KEY is strong and not a published example",
             "example value published in this repository",
             id="example-secret",
         ),
@@ -162,7 +162,7 @@ def test_bad_inventory_fails_in_preflight_without_changes(inventory, tmp_path, v
         assert "Make one with: python3 -c 'import secrets" in output or task != TASK_SECRET
 
 
-TASK_SECRET = "app : Check that SECRET_KEY is strong and not a published example"
+TASK_SECRET = "Check that SECRET_KEY is strong and not a published example"
 
 
 @pytest.mark.parametrize("playbook", ["backup.yml", "restore.yml", "rollback.yml"])

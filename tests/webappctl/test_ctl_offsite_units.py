@@ -86,12 +86,17 @@ def test_offsite_settings_come_from_their_own_file(tmp_path: Path):
     )
     assert cfg.offsite.metric_names["backup_age"] == "OffsiteBackupAgeSeconds"
     assert config.load_offsite(tmp_path) == cfg.offsite
+    # Written by the roles: a key of another version of them is ignored (an upgrade must not stop the
+    # nightly backup), a value of the wrong type is refused naming the file.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "offsite.json").write_text(json.dumps({"bucket": "b", "from_a_newer_role": 1}))
+    assert config.load_offsite(tmp_path / "other").bucket == "b"
     (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "offsite.json").write_text(json.dumps({"buckett": "b"}))
-    with pytest.raises(config.ConfigError, match=r"bad/offsite\.json has unknown keys: buckett"):
+    (tmp_path / "bad" / "offsite.json").write_text(json.dumps({"snapshot_keep": "many"}))
+    with pytest.raises(config.ConfigError, match=r"bad/offsite\.json\.snapshot_keep must be a number"):
         config.load_offsite(tmp_path / "bad")
     (tmp_path / "bad" / "app.json").write_text("{}")
-    with pytest.raises(config.ConfigError, match=r"bad/offsite\.json has unknown keys: buckett"):
+    with pytest.raises(config.ConfigError, match=r"bad/offsite\.json\.snapshot_keep must be a number"):
         config.load(tmp_path / "bad")
     # Without the file the host sends nothing, and says why for each part.
     (tmp_path / "offsite.json").unlink()

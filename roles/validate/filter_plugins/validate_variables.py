@@ -216,8 +216,21 @@ def validate_failure(
     for message in messages:
         text = _SPACES.sub(" ", str(message)).strip()
         places = _mentioned(f"{task} {text}", raw, known, base)
+        # A controller-side rule about the managed hosts (the ports their domains need) names the host:
+        # its variables were set in that host's inventory files.
+        for other in _named_hosts(hostvars, host, text):
+            places += [p for p in _mentioned(text, _raw(hostvars, other), known, base) if p not in places]
         problems.append(f"{label}: {text}" + (f" [{'; '.join(places)}]" if places else ""))
     return problems
+
+
+def _named_hosts(hostvars: Any, host: str, text: str) -> list[str]:
+    """The other inventory hosts a message names, as whole words."""
+    try:
+        names = list(hostvars)
+    except TypeError:
+        return []
+    return [n for n in names if n != host and re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", text)]
 
 
 class FilterModule:
