@@ -209,7 +209,7 @@ def _alert(unit: str) -> int:
         return 1
     try:
         cfg = config.load()
-        scrub = redact.for_files([Path(cfg.env_file)], cfg.secret_name_pattern)
+        scrub = redact.for_files([Path(cfg.env_file)])
     except (config.ConfigError, OSError):
         scrub = redact.Redactor(set())
     try:
