@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from starlette.testclient import TestClient
+# starlette's TestClient still works on httpx; its notice about httpx2 is not ours to act on.
+warnings.filterwarnings("ignore", message="Using `httpx`")
+from starlette.testclient import TestClient  # noqa: E402
 
-from app.auth import new_token, signing_key
-from app.db import Database
-from app.factory import create_app
-from app.settings import Settings
-from app.tokens import issue
+from app.auth import new_token, signing_key  # noqa: E402
+from app.db import Database  # noqa: E402
+from app.factory import create_app  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.tokens import issue  # noqa: E402
 
 # 32 bytes or more: shorter keys sign no tokens.
 TEST_SECRET = "app-tests-secret-key-0123456789abcdef"

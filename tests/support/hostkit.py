@@ -76,21 +76,26 @@ def run_port(default: int, slot: int) -> int:
     return int(base) + slot if base else default
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself).
-    TEST_PORT_RANGE (e.g. 25000-25999) keeps it within a range, for runs that share a machine."""
-    first, _, last = os.environ.get("TEST_PORT_RANGE", "0-0").partition("-")
-    ports = range(int(first), int(last or first) + 1)
-    # Each process starts at its own place in the range, so parallel workers rarely pick the same port.
-    start = os.getpid() % len(ports)
-    for port in [*ports[start:], *ports[:start]]:
+def free_port(ports: range | None = None) -> int:
+    """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself): the
+    first free one of `ports`, else any. TEST_PORT_RANGE (e.g. 25000-25999) keeps the latter within a
+    range, for runs that share a machine."""
+    if ports is None:
+        first, _, last = os.environ.get("TEST_PORT_RANGE", "0-0").partition("-")
+        ports = range(int(first), int(last or first) + 1)
+        # Each process starts at its own place in the range, so parallel workers rarely pick the same port.
+        start = os.getpid() % len(ports)
+        candidates = [*ports[start:], *ports[:start]]
+    else:
+        candidates = list(ports)
+    for port in candidates:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return sock.getsockname()[1]
-    raise OSError(f"no free port on 127.0.0.1 in TEST_PORT_RANGE {first}-{last}")
+    raise OSError(f"no free port on 127.0.0.1 in {ports.start}-{ports.stop - 1}")
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
@@ -108,14 +113,15 @@ def ansible_env(**extra: str) -> dict[str, str]:
 
 def wait_healthy(
     app: str, timeout: float = 60, interval: float = 0.5, diagnose: Callable[[], str] | None = None
-) -> None:
-    """Until GET {app}/health answers 200; else fail, with what `diagnose` reports (e.g. logs)."""
+) -> dict:
+    """Until GET {app}/health answers 200; its body. Else fail, with what `diagnose` reports (e.g. logs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{app}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
+            response = requests.get(f"{app}/health", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except (requests.RequestException, ValueError):
             pass
         time.sleep(interval)
     detail = f":\n{diagnose()}" if diagnose else ""

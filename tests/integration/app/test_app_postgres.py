@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_helpers import TEST_SECRET, api_client, unregistered_token
 from sqlalchemy import create_engine, inspect
 from starlette.testclient import TestClient
+from support.app_helpers import TEST_SECRET, api_client, unregistered_token
 
 from app.factory import create_app
 from app.migrate import head_revision, upgrade

@@ -4,79 +4,24 @@ runner for the real ansible-playbook against it (dummy credentials, region us-ea
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-import boto3
-import pytest
-from hostkit import ROOT as REPO
-from hostkit import VENV_BIN, ansible_env, free_port
+from support import moto
+from support.aws import REGION, aws_client, aws_env
+from support.playbook import ansible_playbook, vars_file
 
 HERE = Path(__file__).resolve().parent
-REGION = "us-east-1"
 # Operator networks of the tests (documentation ranges, RFC 5737 / RFC 3849).
 SSH_CIDRS = ["203.0.113.7/32", "2001:db8::/64"]
 APP_CIDRS = ["198.51.100.0/24"]
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-@contextmanager
-def moto_server(console_dir: Path | None = None) -> Iterator[str]:
-    """moto's server (through moto_like_aws.py) on a free loopback port, up until the block ends; with
-    console_dir, instances print the files there as their console output (see moto_like_aws.py)."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **({"MOTO_CONSOLE_DIR": str(console_dir)} if console_dir else {})}
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "moto_like_aws.py"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):  # noqa: S310 (loopback)
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto_server did not answer on {endpoint}")
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def aws_env() -> dict[str, str]:
-    return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }
-
-
-def aws_client(service: str, endpoint: str):  # boto3 clients have no importable type
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+# moto's server made AWS-like in the few answers the role relies on (support/moto_like_aws.py).
+moto_server = partial(moto.moto_server, like_aws=True)
 
 
 def ec2_client(endpoint: str):
@@ -107,23 +52,14 @@ def run_playbook(
 ) -> Run:
     """The real ansible-playbook, with the variables in a JSON file (as an operator's -e @file), and env
     over the usual environment."""
-    vars_file = tmp_path / f"vars-{time.monotonic_ns()}.json"
-    vars_file.write_text(json.dumps(extra_vars))
-    env = ansible_env(**aws_env(), **(env or {}))
-    proc = subprocess.run(
-        [
-            str(VENV_BIN / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            str(playbook),
-            "-e",
-            f"@{vars_file}",
-            *args,
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
+    proc = ansible_playbook(
+        "-i",
+        inventory,
+        playbook,
+        "-e",
+        vars_file(tmp_path, extra_vars),
+        *args,
+        env={**aws_env(), **(env or {})},
         timeout=300,
     )
     return Run(proc.returncode, proc.stdout + proc.stderr)

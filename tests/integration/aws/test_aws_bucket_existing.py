@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_helpers import REPO, aws_client, ec2_client, provision_vars, run_playbook
+from aws_helpers import aws_client, ec2_client, provision_vars, run_playbook
 from botocore.exceptions import ClientError
+from support.hostkit import ROOT as REPO
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aws_helpers import HERE, REGION, REPO, run_playbook, tagged
+from aws_helpers import HERE, REGION, run_playbook, tagged
+from support.aws import aws_env as emulator_env
+from support.hostkit import ROOT as REPO
 
 GUIDE = REPO / "README_DEPLOYMENT.md"
 HEADING = re.compile(r"^## (?:\d+\. )?Launching by hand with the AWS CLI$", re.M)
@@ -75,10 +77,7 @@ def aws_env(endpoint: str, home: Path) -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "HOME": str(home),
         "LANG": "C.UTF-8",
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
+        **emulator_env(endpoint),
         "AWS_CONFIG_FILE": str(home / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
     }

@@ -1,7 +1,8 @@
 """The controller's IAM policy (playbooks/controller-policy.yml renders it from the inventory) allows exactly
 what the playbooks call. Every AWS API call of a run through each path of provision.yml, lookup,
 render-user-data.yml, teardown.yml and the AWS steps of backup.yml and restore.yml is recorded through
-botocore (tests/aws/recorder/sitecustomize.py, on PYTHONPATH for these runs only) against the emulator.
+botocore (tests/integration/aws/recorder/sitecustomize.py, on PYTHONPATH for these runs only) against the
+emulator.
 Each call must be allowed by the policy, and each action in the policy must have been called, or be
 implied by a call that was (IMPLIED, each with the call that needs it).
 
@@ -21,15 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_helpers import (
-    HERE,
-    REPO,
-    aws_client,
-    instances,
-    moto_server,
-    provision_vars,
-    run_playbook,
-)
+from aws_helpers import HERE, aws_client, instances, moto_server, provision_vars, run_playbook
+from support.hostkit import ROOT as REPO
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aws_helpers import REPO, instances, provision_and_dump, provision_vars, run_playbook, tagged
+from aws_helpers import instances, provision_and_dump, provision_vars, run_playbook, tagged
+from support.hostkit import ROOT as REPO
 
 pytestmark = pytest.mark.slow
 

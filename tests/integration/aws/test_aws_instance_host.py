@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import hostkit
-import metadata_moto
 import pytest
 import requests
-from aws_helpers import HERE, REPO, aws_client, provision_vars, run_playbook
+from aws_helpers import HERE, aws_client, provision_vars, run_playbook
+from support import hostkit, metadata_moto
+from support.hostkit import ROOT as REPO
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_helpers import REPO, aws_client, provision_and_dump, provision_vars, run_playbook
+from aws_helpers import aws_client, provision_and_dump, provision_vars, run_playbook
+from support.hostkit import ROOT as REPO
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """The CloudWatch Logs group the docker role creates from the controller when container logs go to
-awslogs (tests/aws/playbooks/log-group.yml, the role's own tasks), against moto's server on
+awslogs (tests/integration/aws/playbooks/log-group.yml, the role's own tasks), against moto's server on
 127.0.0.1: created with its retention, unchanged on a second run, retention updated when the
 inventory changes it, and a bad setting refused before any AWS call."""
 
@@ -7,22 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
-from aws_helpers import HERE, REGION, run_playbook
+from aws_helpers import HERE, REGION, aws_client, run_playbook
 
 PLAYBOOK = HERE / "playbooks" / "log-group.yml"
 GROUP = "/webapp/log-group-test/containers"
 
 
 def logs_client(endpoint: str):  # boto3 clients have no importable type
-    return boto3.client(
-        "logs",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return aws_client("logs", endpoint)
 
 
 def groups(endpoint: str) -> dict[str, dict]:

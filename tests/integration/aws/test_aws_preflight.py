@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aws_helpers import REPO, aws_client, ec2_client, moto_server, provision_vars, run_playbook
+from aws_helpers import aws_client, ec2_client, moto_server, provision_vars, run_playbook
+from support.hostkit import ROOT as REPO
 
 TASKS = REPO / "roles" / "ec2_instance" / "tasks"
 # What may run before the first AWS call: the validation play's (the role's preflight rules, with the host

@@ -13,16 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_helpers import (
-    APP_CIDRS,
-    HERE,
-    REPO,
-    SSH_CIDRS,
-    instances,
-    provision_and_dump,
-    run_playbook,
-    tagged,
-)
+from aws_helpers import APP_CIDRS, HERE, SSH_CIDRS, instances, provision_and_dump, run_playbook, tagged
+from support.hostkit import ROOT as REPO
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aws_helpers import REPO, instances, run_playbook, tagged
+from aws_helpers import instances, run_playbook, tagged
+from support.hostkit import ROOT as REPO
 
 pytestmark = pytest.mark.slow
 

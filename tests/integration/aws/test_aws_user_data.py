@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aws_helpers import REGION, REPO, aws_client, run_playbook
+from aws_helpers import REGION, aws_client, run_playbook
+from support.hostkit import ROOT as REPO
 
 from app.settings import DEFAULTS
 

@@ -1,44 +1,18 @@
-"""Helpers for the backup role tests: paths, the AWS emulator environment, an ansible-playbook runner,
-and a deployed host to back up and restore."""
+"""Helpers for the backup role tests: their playbooks, an instance on the emulator, and a deployed host
+to back up and restore (a support.playbook.Site)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-import hostkit
-import pytest
 import yaml
-from hostkit import ROOT, VENV_BIN, ansible_env
+from support import hostkit
+from support.aws import aws_env
+from support.playbook import Site
 
 HERE = Path(__file__).resolve().parent
-
-
-def aws_env(endpoint: str) -> dict[str, str]:
-    return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }
-
-
-def aws_client(service: str, endpoint: str):  # boto3 clients have no importable type
-    """A boto3 client on the emulator, with the same credentials the playbooks get."""
-    env = aws_env(endpoint)
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def moto_instance(ec2: object, zone: str) -> str:
@@ -48,53 +22,6 @@ def moto_instance(ec2: object, zone: str) -> str:
         ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.small", Placement={"AvailabilityZone": zone}
     )
     return found["Instances"][0]["InstanceId"]
-
-
-def run_playbook(
-    playbook: Path | str,
-    *args: str,
-    extra_vars: dict[str, object] | None = None,
-    env: dict[str, str] | None = None,
-    check: bool = True,
-    timeout: int = 900,
-) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook with the project's config; output kept for the assertion message."""
-
-    cmd = [str(VENV_BIN / "ansible-playbook"), str(playbook), *args]
-    if extra_vars:
-        cmd += ["-e", json.dumps(extra_vars)]
-    full_env = ansible_env(**(env or {}))
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    # Whitespace collapsed, for messages: the YAML output folds long ones over several lines.
-    proc.flat = " ".join(proc.stdout.split())  # type: ignore[attr-defined]
-    if check and proc.returncode != 0:
-        tail = f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
-        pytest.fail(f"{' '.join(cmd[:2])} failed ({proc.returncode}):\n{tail}")
-    return proc
-
-
-@dataclass
-class Site:
-    """A deployed host and how to run the project's playbooks against it."""
-
-    inventory: Path
-    env: dict[str, str]
-    endpoint: str
-
-    def play(
-        self, name: str, *args: str, check: bool = True, **extra: object
-    ) -> subprocess.CompletedProcess[str]:
-        return run_playbook(
-            ROOT / "playbooks" / name,
-            "-i",
-            str(self.inventory),
-            *args,
-            extra_vars=extra or None,
-            env=self.env,
-            check=check,
-        )
 
 
 @contextmanager
@@ -123,7 +50,7 @@ def deployed_site(
     }
     hosts = {host: hostkit.host_vars(ssh_port)}
     inventory.write_text(yaml.safe_dump({"webapp": {"hosts": hosts, "vars": {**base, **group_vars}}}))
-    site = Site(inventory, aws_env(endpoint), endpoint)
+    site = Site(inventory, aws_env(endpoint))
     try:
         site.play("configure.yml")
         site.play("deploy.yml")

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
-from backup_helpers import aws_client, aws_env
-from hostkit import VENV_BIN, free_port
+from support.aws import aws_client, aws_env
+from support.moto import moto_server
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = shutil.which("moto_server", path=str(VENV_BIN)) or "moto_server"
-    proc = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{endpoint}/moto-api/", timeout=1)
-            break
-        except requests.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"moto_server did not start on {endpoint}")
-            time.sleep(0.2)
-    yield endpoint
-    proc.terminate()
-    proc.wait(timeout=10)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from backup_helpers import HERE, VENV_BIN, moto_instance, run_playbook
+from backup_helpers import HERE, moto_instance
 from botocore.exceptions import ClientError
+from support.hostkit import VENV_BIN
+from support.playbook import run_playbook
 
 PLAYBOOK = HERE / "playbooks" / "aws-parts.yml"
 LOCAL = ("-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}")

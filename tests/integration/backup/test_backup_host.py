@@ -18,10 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import backup_helpers as helpers
-import hostkit
 import pytest
 import requests
 import yaml
+from support import hostkit
+from support.aws import aws_client
+from support.hostkit import ROOT
+from support.playbook import run_playbook
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -69,7 +72,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    s3 = helpers.aws_client("s3", moto_endpoint)
+    s3 = aws_client("s3", moto_endpoint)
     s3.create_bucket(Bucket=BUCKET)
     group_vars = {
         "app_env": {"SECRET_KEY": SECRET},
@@ -497,8 +500,8 @@ def test_a_restore_is_refused_for_more_than_one_host(site: Site, tmp_path: Path)
     inventory.write_text(yaml.safe_dump(two))
     source = fresh_backup(site)
     state = db_state()
-    proc = helpers.run_playbook(
-        helpers.ROOT / "playbooks" / "restore.yml",
+    proc = run_playbook(
+        ROOT / "playbooks" / "restore.yml",
         "-i",
         str(inventory),
         extra_vars={"backup_restore_source": "file", "backup_restore_file": source},

@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterator
 
 import backup_helpers as helpers
-import hostkit
-import metadata_moto
 import pytest
+from support import hostkit, metadata_moto
+from support.aws import aws_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -57,8 +57,8 @@ def aws() -> Iterator[dict]:
     """The emulator, and what provision.yml would have made there: bucket, topic (with a queue that
     receives its messages, standing for the e-mail), the tagged data volume and a snapshot not ours."""
     with metadata_moto.emulator(MOTO, NETWORK, MOTO_PORT) as endpoint:
-        s3, ec2 = helpers.aws_client("s3", endpoint), helpers.aws_client("ec2", endpoint)
-        sns, sqs = helpers.aws_client("sns", endpoint), helpers.aws_client("sqs", endpoint)
+        s3, ec2 = aws_client("s3", endpoint), aws_client("ec2", endpoint)
+        sns, sqs = aws_client("sns", endpoint), aws_client("sqs", endpoint)
         s3.create_bucket(Bucket=BUCKET)
         topic = sns.create_topic(Name="webapp-offsite-alarms")["TopicArn"]
         queue = sqs.create_queue(QueueName="webapp-offsite-inbox")["QueueUrl"]
@@ -78,7 +78,7 @@ def aws() -> Iterator[dict]:
             "s3": s3,
             "ec2": ec2,
             "sqs": sqs,
-            "cw": helpers.aws_client("cloudwatch", endpoint),
+            "cw": aws_client("cloudwatch", endpoint),
             "topic": topic,
             "queue": queue,
             "volume": volume,

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import backup_helpers as helpers
-import hostkit
 import pytest
 import requests
+from support import hostkit
+from support.aws import aws_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -54,7 +55,7 @@ class Cloud:
 def cloud(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     if not Path("/dev/loop-control").exists() or shutil.which("losetup") is None:
         pytest.skip("this machine has no loop devices (/dev/loop-control, losetup)")
-    ec2 = helpers.aws_client("ec2", moto_endpoint)
+    ec2 = aws_client("ec2", moto_endpoint)
     instance_id = helpers.moto_instance(ec2, "us-east-1a")
     volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8, Encrypted=True)["VolumeId"]
     ec2.attach_volume(VolumeId=volume, InstanceId=instance_id, Device="/dev/sdf")

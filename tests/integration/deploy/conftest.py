@@ -4,7 +4,7 @@ project's playbooks) and the test images."""
 from __future__ import annotations
 
 import pytest
-import testimages as images
+from support import testimages as images
 
 
 @pytest.fixture(scope="session", autouse=True)

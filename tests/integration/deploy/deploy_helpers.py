@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hostkit
 import pytest
 import yaml
-from hostkit import ROOT, VENV_BIN
+from support import hostkit
+from support.hostkit import ROOT, VENV_BIN
+from support.playbook import ansible_playbook, flat
 
 SECRET = f"deploy-test-secret-{uuid.uuid4().hex}"
 CONTAINER = "webapp"
@@ -128,12 +129,8 @@ class Site:
     def play(self, *playbooks: str, flags: tuple[str, ...] = (), check: bool = True, **extra: Any):
         """ansible-playbook PLAYBOOKS [FLAGS] [-e EXTRA]; fails the test unless it succeeds (check=False
         returns the failure to look at). .output is stdout and stderr, whitespace collapsed."""
-        proc = subprocess.run(
-            self.command(playbooks, flags, extra),
-            cwd=ROOT, env=hostkit.ansible_env(), capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
-        # Whitespace collapsed: the YAML output folds long messages over several lines.
-        proc.output = " ".join((proc.stdout + proc.stderr).split())  # type: ignore[attr-defined]
+        proc = ansible_playbook(*self.command(playbooks, flags, extra)[1:])
+        proc.output = flat(proc.stdout + proc.stderr)  # type: ignore[attr-defined]
         if check and proc.returncode != 0:
             pytest.fail(
                 f"{playbooks} {extra} failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-6000:]}"

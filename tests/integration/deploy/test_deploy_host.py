@@ -9,11 +9,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import hostkit
 import pytest
-import testimages as images
 from deploy_helpers import SECRET, Host, Site
-from load import Load
+from support import hostkit
+from support import testimages as images
+from support.load import Load
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

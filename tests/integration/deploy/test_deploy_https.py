@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
-import testimages as images
 from deploy_helpers import Host, Site
 from requests.adapters import HTTPAdapter
+from support import testimages as images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -12,11 +12,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import hostkit
 import pytest
-import testimages as images
 from deploy_helpers import SECRET, Host, Site, kill
-from load import Load
+from support import hostkit
+from support import testimages as images
+from support.load import Load
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import hostkit
 import pytest
 import requests
+from support import hostkit
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

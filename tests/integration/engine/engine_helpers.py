@@ -17,11 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hostkit
 import pytest
 import requests
 import yaml
-from hostkit import ROOT, VENV_BIN
+from support import hostkit
 
 HOST = os.environ.get("WEBAPP_TEST_PREFIX", "webapp-") + "engine-test"
 PORT_BASE = os.environ.get("WEBAPP_TEST_PORT_BASE")
@@ -95,39 +94,6 @@ def load_image(tag: str = IMAGE) -> None:
     assert save.wait(timeout=60) == 0
 
 
-@dataclass
-class Site:
-    """The host and the project's playbooks run against it (over ssh, as on a real host)."""
-
-    inventory: Path
-
-    def play(
-        self, name: str, *args: str, check: bool = True, env: dict[str, str] | None = None, **extra: object
-    ) -> subprocess.CompletedProcess[str]:
-        playbook = str(ROOT / "playbooks" / name)
-        extra_file = self.inventory.with_name(f"extra-{time.monotonic_ns()}.json")
-        extra_file.write_text(json.dumps(extra))
-        proc = subprocess.run(
-            [
-                str(VENV_BIN / "ansible-playbook"),
-                "-i",
-                str(self.inventory),
-                "-e",
-                f"@{extra_file}",
-                *args,
-                playbook,
-            ],
-            cwd=ROOT,
-            env=hostkit.ansible_env(**(env or {})),
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if check and proc.returncode != 0:
-            pytest.fail(f"{name} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
-        return proc
-
-
 def write_inventory(path: Path, group_vars: dict[str, object]) -> Path:
     base = {"app_image": IMAGE, "app_image_source": "archive", "app_env": {"SECRET_KEY": SECRET}}
     hosts = {HOST: hostkit.host_vars(SSH_PORT)}
@@ -188,33 +154,10 @@ class HostProbe:
 
 
 @contextmanager
-def moto_server() -> Iterator[int]:
-    """moto's server on a free port of the controller's 127.0.0.1; yields the port."""
-    port = hostkit.free_port()
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"moto_server did not answer on 127.0.0.1:{port}")
-                time.sleep(0.2)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@contextmanager
-def reverse_tunnel(port: int) -> Iterator[None]:
-    """The controller's 127.0.0.1:port shown on the host's 127.0.0.1:port, over the host's ssh."""
+def reverse_tunnel(endpoint: str) -> Iterator[None]:
+    """The controller's 127.0.0.1:port (an endpoint http://127.0.0.1:PORT) shown on the host's
+    127.0.0.1:port, over the host's ssh."""
+    port = int(endpoint.rsplit(":", 1)[1])
     options = ["BatchMode=yes", "StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR"]
     options += ["ExitOnForwardFailure=yes"]
     forward = f"127.0.0.1:{port}:127.0.0.1:{port}"

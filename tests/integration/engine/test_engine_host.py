@@ -21,7 +21,6 @@ import subprocess
 import time
 
 import boto3
-import hostkit
 import pytest
 import requests
 from engine_helpers import (
@@ -32,18 +31,20 @@ from engine_helpers import (
     SSH_PORT,
     ControllerProbe,
     HostProbe,
-    Site,
     daemon_json,
     docker_info,
     engine_pid,
     inspect,
     load_image,
-    moto_server,
     on_host,
     outcome,
     reverse_tunnel,
     write_inventory,
 )
+from support import hostkit
+from support.aws import REGION, aws_env
+from support.moto import moto_server
+from support.playbook import Site
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -54,9 +55,8 @@ OLD_ENGINE = {
     "docker_userland_proxy": True,
 }
 HARDENED = {"live-restore": True, "icc": False, "no-new-privileges": True, "userland-proxy": False}
-REGION = "us-east-1"
 LOG_GROUP = "/webapp/engine-test/containers"
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+AWS_ENV = aws_env()
 # The engine's credentials for the emulator; on EC2 they come from the instance role.
 ENGINE_AWS_DROPIN = "/etc/systemd/system/docker.service.d/engine-test-aws.conf"
 REMAP_START = 300000
@@ -206,8 +206,8 @@ def _boto_credentials() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cloudwatch(rebooted: dict, site: Site) -> dict:
     seen: dict = {}
-    with moto_server() as port, reverse_tunnel(port):
-        endpoint = f"http://127.0.0.1:{port}"
+    with moto_server() as endpoint, reverse_tunnel(endpoint):
+        port = int(endpoint.rsplit(":", 1)[1])
         dropin = "[Service]\nEnvironment=AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n"
         on_host("install", "-d", ENGINE_AWS_DROPIN.rsplit("/", 1)[0])
         on_host("sh", "-c", f"cat > {ENGINE_AWS_DROPIN}", stdin=dropin.encode())

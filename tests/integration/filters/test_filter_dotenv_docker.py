@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.dotenv_cases import HARD_VALUES, KEYS, VALUES, expected_text, parse_env0
 
 from plugins.filter.to_dotenv import MAX_LINE_BYTES, to_dotenv
-from tests.filters.dotenv_cases import HARD_VALUES, KEYS, VALUES, expected_text, parse_env0
 
 pytestmark = pytest.mark.docker
 

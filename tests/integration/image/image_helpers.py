@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from support import hostkit
+
+REPO = hostkit.ROOT
 # Overridable so a second run on a shared engine keeps to its own names and ports.
 IMAGE = os.environ.get("WEBAPP_TEST_IMAGE", "webapp:test")
 NAME_PREFIX = os.environ.get("WEBAPP_TEST_PREFIX", "webapp-test")
@@ -37,14 +36,7 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    return hostkit.free_port(PORTS)
 
 
 def get(url: str, timeout: float = 3) -> tuple[int, dict]:
@@ -71,14 +63,10 @@ def post(port: int, token: str, name: str, data: dict | None = None) -> tuple[in
 
 
 def wait_healthy(port: int, name: str, seconds: float = 30) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            status, body = get(f"http://127.0.0.1:{port}/health")
-            if status == 200:
-                return body
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.3)
-    logs = docker("logs", name, check=False)
-    raise AssertionError(f"{name} not healthy on port {port}:\n{logs.stdout}{logs.stderr}")
+    """The /health body once the container answers 200; else the test fails with its logs."""
+
+    def logs() -> str:
+        found = docker("logs", name, check=False)
+        return f"{found.stdout}{found.stderr}"
+
+    return hostkit.wait_healthy(f"http://127.0.0.1:{port}", timeout=seconds, interval=0.3, diagnose=logs)

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import hostkit
 import httpx
 import pytest
+from support import hostkit
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENV = {
     "REHEARSAL_NAME": "webapp-rehearsal-test",
     "REHEARSAL_SSH_PORT": "2230",

@@ -6,18 +6,18 @@ the host has no Docker, which preflight must not need."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
-import hostkit
 import pytest
 import yaml
+from support import hostkit
+from support.playbook import ansible_playbook
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 HOST = "webapp-roles-test"
 SSH_PORT = 2223
 SECRET = "roles-test-secret-d41f7b-0123456789abcdef"  # 32 bytes or more: it signs API tokens
@@ -39,15 +39,8 @@ def deploy(
 ) -> subprocess.CompletedProcess[str]:
     extra = tmp_path / "vars.yml"
     extra.write_text(yaml.safe_dump(variables))
-    env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    command = [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), "-e", f"@{extra}"]
-    return subprocess.run(
-        [*command, *args, str(PROJECT / "playbooks" / playbook)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT,
-        timeout=300,
+    return ansible_playbook(
+        "-i", inventory, "-e", f"@{extra}", *args, PROJECT / "playbooks" / playbook, timeout=300
     )
 
 

@@ -10,9 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import hostkit
 import pytest
 import yaml
+from support import hostkit
 
 ROOT = hostkit.ROOT
 PRODUCTION = ROOT / "inventory" / "production"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import hostkit
 import pytest
 import yaml
+from support import hostkit
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hostkit
 import jinja2
 import requests
-import testimages as images
+from support import hostkit
+from support import testimages as images
 
 PROGRAM = hostkit.ROOT / "roles" / "webappctl" / "files"
 SECRET = f"ctl-test-secret-{uuid.uuid4().hex}"

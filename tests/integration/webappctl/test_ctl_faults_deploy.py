@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import testimages as images
 from ctlhost import CtlHost
-from load import Load
+from support import testimages as images
+from support.load import Load
 from webappctl_steps import FORWARD, UNDO
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import testimages as images
 from ctlhost import CtlHost
-from load import Load
+from support import testimages as images
+from support.load import Load
 from webappctl_steps import FORWARD
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -24,7 +24,7 @@ def deployed(host: CtlHost) -> None:
 def test_a_restore_killed_at_any_step_is_finished_by_the_next_run(
     host: CtlHost, boundary: str, tmp_path: Path
 ):
-    import hostkit
+    from support import hostkit
 
     kept = hostkit.post_item(host.url, f"before-backup-{boundary}", {})
     taken = host.ctl("backup")

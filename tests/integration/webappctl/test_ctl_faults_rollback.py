@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hostkit
 import pytest
-import testimages as images
 from ctlhost import CtlHost
-from load import Load
+from support import hostkit
+from support import testimages as images
+from support.load import Load
 from webappctl_steps import FORWARD
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

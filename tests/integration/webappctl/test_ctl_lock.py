@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import testimages as images
 from ctlhost import PROGRAM, CtlHost
+from support import testimages as images
 
 pytestmark = [pytest.mark.docker]
 

@@ -9,27 +9,17 @@ import json
 import time
 import uuid
 
-import boto3
-import hostkit
 import pytest
-import testimages as images
 from ctlhost import CtlHost, docker
+from support import hostkit
+from support import testimages as images
+from support.aws import CREDENTIALS, REGION
+from support.aws import aws_client as client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-REGION = "us-east-1"
 NAMESPACE = f"webapp/ctl-{uuid.uuid4().hex[:6]}"
 DIMENSIONS = {"Host": "webapp-ctl"}
-
-
-def client(service: str, endpoint: str):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,7 @@ def deployed(host: CtlHost) -> CtlHost:
 @pytest.fixture
 def aws(deployed: CtlHost, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """The host's offsite settings on the emulator, with a bucket of its own."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
     bucket = f"ctl-offsite-{uuid.uuid4().hex[:8]}"
     client("s3", moto_endpoint).create_bucket(Bucket=bucket)

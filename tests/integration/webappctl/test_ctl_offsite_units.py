@@ -14,32 +14,18 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
-import hostkit
 import pytest
+from support import hostkit
+from support.aws import REGION
+from support.aws import aws_client as client
+from support.aws import aws_env as support_aws_env
 from webappctl import alert, awscli, config, metrics, offsite, redact
-
-REGION = "us-east-1"
-
-
-def client(service: str, endpoint: str):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 @pytest.fixture
 def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The credentials the CLI finds (on an instance: the role's, from the metadata service)."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
+    for key, value in support_aws_env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     return moto_endpoint

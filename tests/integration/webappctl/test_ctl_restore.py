@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import hostkit
 import pytest
-import testimages as images
 from ctlhost import CtlHost
+from support import hostkit
+from support import testimages as images
 
 pytestmark = [pytest.mark.docker]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import testimages as images
 from ctlhost import SECRET, CtlHost
+from support import testimages as images
 
 pytestmark = [pytest.mark.docker]
 
@@ -80,7 +80,7 @@ def test_rollback_goes_back_to_the_previous_release(host: CtlHost):
 
 
 def host_post(host: CtlHost, name: str) -> str:
-    import hostkit
+    from support import hostkit
 
     return hostkit.post_item(host.url, name, {"by": "ctl-test"})
 

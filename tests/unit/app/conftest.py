@@ -1,27 +1,17 @@
-"""Fixtures for the app tests: real SQLite files under tmp_path, a real PostgreSQL when marked."""
+"""Fixtures for the app tests: real SQLite files under tmp_path (a real PostgreSQL: tests/integration/app)."""
 
 from __future__ import annotations
 
-import subprocess
-import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
-# starlette's TestClient still works on httpx; its notice about httpx2 is not ours to act on.
-warnings.filterwarnings("ignore", message="Using `httpx`")
-from app_helpers import TEST_SECRET, api_client  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+# support.app_helpers first: it silences starlette's notice about httpx before TestClient is imported.
+from support.app_helpers import TEST_SECRET, TestClient, api_client
 
-from app.migrate import upgrade  # noqa: E402
-from app.settings import Settings, load_settings  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-
+from app.migrate import upgrade
+from app.settings import Settings, load_settings
 
 SettingsFactory = Callable[..., Settings]
 
@@ -49,27 +39,3 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """The app on a migrated SQLite file; every request carries a write token."""
     with api_client(settings) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> str:
-    """DSN of a loopback PostgreSQL made by scripts/ensure-postgres.sh (installs it if needed)."""
-    result = subprocess.run(
-        [str(REPO / "scripts" / "ensure-postgres.sh")], capture_output=True, text=True, timeout=600
-    )
-    if result.returncode != 0:
-        pytest.fail(f"ensure-postgres.sh failed:\n{result.stderr}")
-    return result.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty database for one test, dropped afterwards."""
-    server = make_url(postgres_server)
-    name = f"webapp_t_{uuid.uuid4().hex[:12]}"
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

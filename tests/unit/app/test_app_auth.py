@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_helpers import TEST_SECRET, api_client, bearer, issue_token, unregistered_token
 from starlette.testclient import TestClient
+from support.app_helpers import TEST_SECRET, api_client, bearer, issue_token, unregistered_token
 
 from app.factory import create_app
 from app.migrate import upgrade
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ITEM = {"name": "a", "data": {}}
 
 

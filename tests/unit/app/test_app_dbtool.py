@@ -10,11 +10,11 @@ import sys
 import threading
 from pathlib import Path
 
-from app_helpers import api_client
+from support.app_helpers import api_client
 
 from app.migrate import upgrade
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def dbtool(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

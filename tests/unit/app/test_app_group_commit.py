@@ -14,19 +14,18 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import hostkit
 import pytest
-from app_helpers import TEST_SECRET, issue_token
+from support import hostkit
+from support.app_helpers import TEST_SECRET, issue_token
 
 from app.ids import new_id
 from app.migrate import upgrade
 from app.store.sqlite import SqliteStore
 from app.validation import ItemInput
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WRITERS = 12
 ACKNOWLEDGED_BEFORE_KILL = 400
 
@@ -48,17 +47,7 @@ def _start(cwd: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
 
 
 def _wait_healthy(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the server on port {port} never became healthy")
+    hostkit.wait_healthy(f"http://127.0.0.1:{port}", timeout=60, interval=0.1)
 
 
 @pytest.mark.slow

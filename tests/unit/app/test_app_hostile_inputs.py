@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from app_helpers import issue_token, unregistered_token
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from support.app_helpers import issue_token, unregistered_token
 
 from app.factory import create_app
 

@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from app_helpers import api_client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from support.app_helpers import api_client
 
 SMALL_LIMIT = 4096
 

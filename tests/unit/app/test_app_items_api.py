@@ -6,8 +6,8 @@ import re
 import uuid
 
 import pytest
-from app_helpers import api_client, issue_token
 from starlette.testclient import TestClient
+from support.app_helpers import api_client, issue_token
 
 # Fixed, not random: parallel test workers must collect the same test ids.
 UNKNOWN_ID = "5f0c2a4e-8d1b-4c3e-9a7f-2b6d1e0c9f48"

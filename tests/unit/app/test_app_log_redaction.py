@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from hostkit import free_port
 from hypothesis import assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from support.hostkit import free_port
 from uvicorn.logging import AccessFormatter
 
 from app import redaction
@@ -25,7 +25,7 @@ from app.logging_setup import configure_logging
 from app.migrate import upgrade
 from app.settings import load_settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # Brackets are left out so a secret can't be spelled by the marker "[REDACTED]" itself.
 secrets = st.text(st.characters(exclude_characters="[]", exclude_categories=("Cs",)), min_size=6, max_size=40)

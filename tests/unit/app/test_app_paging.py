@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from app_helpers import api_client
 from starlette.testclient import TestClient
+from support.app_helpers import api_client
 
 
 def _create(client: TestClient, count: int) -> list[str]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from app.settings import DEFAULTS, SettingsError, load_settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 VALID = {
     "DATABASE_URL": "sqlite:////srv/other.db",
     "LOG_LEVEL": "debug",

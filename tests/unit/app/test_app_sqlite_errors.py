@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_helpers import api_client, issue_token, unregistered_token
 from starlette.testclient import TestClient
+from support.app_helpers import api_client, issue_token, unregistered_token
 
 from app.migrate import upgrade
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _client(settings, token: str | None = None) -> TestClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from types import ModuleType
 
-from aws_helpers import REPO
+from support.hostkit import ROOT as REPO
 
 FILTERS = REPO / "roles" / "ec2_instance" / "filter_plugins"
 

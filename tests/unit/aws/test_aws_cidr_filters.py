@@ -7,9 +7,9 @@ import ipaddress
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from aws_helpers import REPO
 from hypothesis import given
 from hypothesis import strategies as st
+from support.hostkit import ROOT as REPO
 
 _SPEC = importlib.util.spec_from_file_location(
     "ec2_instance_cidrs", REPO / "roles" / "ec2_instance" / "filter_plugins" / "ec2_instance_cidrs.py"

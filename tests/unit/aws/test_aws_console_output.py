@@ -11,9 +11,10 @@ import importlib.util
 
 import boto3
 import pytest
-from aws_helpers import REGION, REPO
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from support.aws import REGION
+from support.hostkit import ROOT as REPO
 
 _SPEC = importlib.util.spec_from_file_location(
     "ec2_instance_console_output",

@@ -1,5 +1,5 @@
 """The redacted stdout callback, the project default, in real ansible-playbook runs: plays that print
-secrets in every way (tests/callback/project/leaky.yml) show none of them, on the screen or in the
+secrets in every way (tests/unit/callback/project/leaky.yml) show none of them, on the screen or in the
 log file, at any verbosity, with --diff, --check and JSON results; what is not secret still shows;
 without secrets in the output it prints exactly what the default callback prints."""
 
@@ -25,7 +25,7 @@ import pytest
 from ansible.executor.task_result import CallbackTaskResult
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PROJECT = Path(__file__).with_name("project")
 BIN = Path(sys.executable).parent
 

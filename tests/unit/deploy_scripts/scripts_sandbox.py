@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostkit import ROOT
+from support.hostkit import ROOT
 
 # The tools that act; each stand-in appends its argv to $SPY_LOG as one JSON line and exits 0,
 # or with $SPY_FAIL_RC when its command line starts with $SPY_FAIL (e.g. "ansible-playbook").

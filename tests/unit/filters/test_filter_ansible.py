@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import hostkit
 
 from plugins.filter.to_dotenv import to_dotenv
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 PLAYBOOK = Path(__file__).with_name("filters_playbook.yml")
 SECRET = "Vault-s3cret-42!"
@@ -20,13 +20,8 @@ FILTERS = ["redact", "mask_secrets", "hide_secrets", "secret_values", "merge_def
 
 
 def _ansible(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        # Ansible's own output: the project's redacted callback would hide a filter that let a secret through.
-        "ANSIBLE_STDOUT_CALLBACK": "default",
-    }
+    # Ansible's own output: the project's redacted callback would hide a filter that let a secret through.
+    env = hostkit.ansible_env(ANSIBLE_STDOUT_CALLBACK="default")
     return subprocess.run(
         [str(BIN / tool), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )

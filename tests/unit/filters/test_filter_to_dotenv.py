@@ -7,9 +7,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.community.docker.plugins.module_utils._api.utils.utils import parse_env_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.dotenv_cases import HARD_VALUES, KEYS, VALUES, expected_text
 
 from plugins.filter.to_dotenv import MAX_LINE_BYTES, FilterModule, to_dotenv
-from tests.filters.dotenv_cases import HARD_VALUES, KEYS, VALUES, expected_text
 
 
 def test_lines_are_sorted_literal_and_newline_terminated():

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import hostkit
 import pytest
+from support import hostkit
 
-PLAYBOOK = hostkit.ROOT / "tests" / "roles" / "playbooks" / "program-config.yml"
+PLAYBOOK = hostkit.ROOT / "tests" / "unit" / "roles" / "playbooks" / "program-config.yml"
 sys.path.insert(0, str(hostkit.ROOT / "roles" / "webappctl" / "files"))
 
 from webappctl import config as program_config  # noqa: E402

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROLES = Path(__file__).resolve().parents[2] / "roles"
+ROLES = Path(__file__).resolve().parents[3] / "roles"
 ROLE_DIRS = sorted(path for path in ROLES.iterdir() if (path / "tasks" / "main.yml").is_file())
 
 

@@ -1,6 +1,6 @@
 """The pure parts of roles/docker/files/docker_restart_held.py: which ports it holds, the iptables
 rules it adds and finds again. Its effect on a real engine restart is tested on hosts (molecule's
-test_docker.py, tests/engine)."""
+test_docker.py, tests/integration/engine)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PROGRAM = Path(__file__).resolve().parents[2] / "roles" / "docker" / "files" / "docker_restart_held.py"
+PROGRAM = Path(__file__).resolve().parents[3] / "roles" / "docker" / "files" / "docker_restart_held.py"
 spec = importlib.util.spec_from_file_location("docker_restart_held", PROGRAM)
 held = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(held)

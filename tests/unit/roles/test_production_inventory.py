@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import configparser
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import yaml
+from support import hostkit
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 INVENTORY = PROJECT / "inventory" / "production"
 VAULT = INVENTORY / "group_vars" / "webapp" / "vault.yml"
 PASSWORD = INVENTORY / "vault-password.example"
@@ -19,7 +19,7 @@ BIN = PROJECT / ".venv" / "bin"
 
 
 def ansible_inventory(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")}
+    env = hostkit.ansible_env()
     env.pop("ANSIBLE_VAULT_PASSWORD_FILE", None)
     command = [str(BIN / "ansible-inventory"), "-i", str(INVENTORY), *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=PROJECT, timeout=120)

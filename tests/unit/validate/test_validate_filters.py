@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ansible._internal._datatag._tags import Origin
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def load(path: Path) -> ModuleType:

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import hostkit
 import pytest
+from support import hostkit
 from webappctl import config, dbfiles, journal, redact
 
 PACK = hostkit.ROOT / "roles" / "webappctl" / "files" / "pack.py"

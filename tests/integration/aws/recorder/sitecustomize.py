@@ -1,6 +1,6 @@
-"""Put on PYTHONPATH by tests/aws/test_aws_controller_policy.py only: every botocore session started in a
-Python process (ansible-playbook and each module it runs) appends the service and operation of each API
-call it makes to the file named by AWS_CALL_LOG, one "service Operation" line per call."""
+"""Put on PYTHONPATH by tests/integration/aws/test_aws_controller_policy.py only: every botocore session
+started in a Python process (ansible-playbook and each module it runs) appends the service and operation
+of each API call it makes to the file named by AWS_CALL_LOG, one "service Operation" line per call."""
 
 from __future__ import annotations
 

@@ -1,0 +1,29 @@
+"""The AWS the tests see: moto's region, its dummy credentials, the environment that carries them,
+and boto3 clients on an emulator endpoint."""
+
+from __future__ import annotations
+
+import boto3
+
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def aws_env(endpoint: str | None = None) -> dict[str, str]:
+    """The dummy credentials and the region; with `endpoint`, also AWS_REGION and AWS_ENDPOINT_URL (for
+    tools that read the endpoint from the environment: the AWS CLI, boto3, the backup role)."""
+    env = {**CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
+    if endpoint:
+        env |= {"AWS_REGION": REGION, "AWS_ENDPOINT_URL": endpoint}
+    return env
+
+
+def aws_client(service: str, endpoint: str):  # boto3 clients have no importable type
+    """A boto3 client on the emulator, with the same credentials the playbooks get."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
