@@ -1,4 +1,4 @@
-"""Fixtures for the app tests on a real PostgreSQL (scripts/ensure-postgres.sh makes one on loopback)."""
+"""Fixtures for the app tests on a real PostgreSQL (tests/support/ensure-postgres.sh makes one on loopback)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from support.hostkit import ROOT as REPO
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
-    """DSN of a loopback PostgreSQL made by scripts/ensure-postgres.sh (installs it if needed)."""
+    """DSN of a loopback PostgreSQL made by tests/support/ensure-postgres.sh (installs it if needed)."""
     result = subprocess.run(
-        [str(REPO / "scripts" / "ensure-postgres.sh")], capture_output=True, text=True, timeout=600
+        [str(REPO / "tests" / "support" / "ensure-postgres.sh")], capture_output=True, text=True, timeout=600
     )
     if result.returncode != 0:
         pytest.fail(f"ensure-postgres.sh failed:\n{result.stderr}")

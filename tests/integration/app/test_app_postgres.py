@@ -1,4 +1,4 @@
-"""The same migrations and API against a real PostgreSQL server (scripts/ensure-postgres.sh)."""
+"""The same migrations and API against a real PostgreSQL server (tests/support/ensure-postgres.sh)."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def test_postgresql_url_without_the_driver_is_one_clear_line(image: str) -> None
 
 def test_postgres_build_serves_postgresql(postgres_image: str) -> None:
     made = subprocess.run(
-        [str(REPO / "scripts" / "ensure-postgres.sh")], capture_output=True, text=True, timeout=600
+        [str(REPO / "tests" / "support" / "ensure-postgres.sh")], capture_output=True, text=True, timeout=600
     )
     assert made.returncode == 0, made.stderr
     # A fresh database on the loopback test server (the container shares the host's network).
