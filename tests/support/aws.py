@@ -3,6 +3,8 @@ and boto3 clients on an emulator endpoint."""
 
 from __future__ import annotations
 
+import time
+
 import boto3
 
 REGION = "us-east-1"
@@ -27,3 +29,18 @@ def aws_client(service: str, endpoint: str):  # boto3 clients have no importable
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def datapoints(
+    cloudwatch, namespace: str, name: str, dimensions: dict[str, str], period: int = 3600
+) -> list[dict]:
+    """The datapoints (minimum, maximum, sample count) of one metric within the hour around now."""
+    return cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName=name,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=time.time() - 3600,
+        EndTime=time.time() + 3600,
+        Period=period,
+        Statistics=["Minimum", "Maximum", "SampleCount"],
+    )["Datapoints"]

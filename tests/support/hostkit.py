@@ -9,9 +9,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,30 @@ def db_items(container: str, path: str, workdir: Path) -> dict[str, str]:
     """The items (id -> name) inside a SQLite file on a host container (read from a copy)."""
     with sqlite3.connect(db_copy(container, path, workdir)) as conn:
         return dict(conn.execute("SELECT id, name FROM items"))
+
+
+@contextmanager
+def ssh_greeter() -> Iterator[int]:
+    """A loopback port that greets like OpenSSH and presents no host key (ssh-keyscan finds none), standing
+    in for a host's sshd; its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()

@@ -1,4 +1,4 @@
-"""Fixtures for the app tests on a real PostgreSQL (tests/support/ensure-postgres.sh makes one on loopback)."""
+"""Fixtures for the app tests on a real PostgreSQL (tests/support/ensure-postgres.sh, on loopback)."""
 
 from __future__ import annotations
 

@@ -15,15 +15,14 @@ port's sources; the backup and restore steps; a teardown that deletes everything
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aws_helpers import HERE, aws_client, instances, moto_server, provision_vars, run_playbook
 from support.hostkit import ROOT as REPO
+from support.hostkit import ssh_greeter
 
 pytestmark = pytest.mark.slow
 
@@ -104,25 +103,8 @@ def endpoint(console: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def greeter() -> Iterator[int]:
     """A loopback port that greets like OpenSSH and presents no host key (ssh-keyscan finds none)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(timeout=5)
-    server.close()
+    with ssh_greeter() as port:
+        yield port
 
 
 def adoptable_instance(endpoint: str) -> str:

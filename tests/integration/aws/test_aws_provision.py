@@ -7,14 +7,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aws_helpers import APP_CIDRS, HERE, SSH_CIDRS, instances, provision_and_dump, run_playbook, tagged
 from support.hostkit import ROOT as REPO
+from support.hostkit import ssh_greeter
 
 pytestmark = pytest.mark.slow
 
@@ -181,25 +180,8 @@ def test_lookup_by_tags_publishes_the_same_facts(first_run, variables, inventory
 @pytest.fixture
 def fake_sshd() -> Iterator[int]:
     """A loopback port that greets like OpenSSH, standing in for the rehearsal container's sshd."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(timeout=5)
-    server.close()
+    with ssh_greeter() as port:
+        yield port
 
 
 def test_local_rehearsal_connects_and_waits_for_ssh_on_the_given_host_and_port(

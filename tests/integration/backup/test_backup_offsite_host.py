@@ -22,6 +22,7 @@ import backup_helpers as helpers
 import pytest
 from support import hostkit, metadata_moto
 from support.aws import aws_client
+from support.aws import datapoints as metric_datapoints
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -140,15 +141,7 @@ def newest_backup() -> str:
 
 
 def datapoints(aws: dict, name: str) -> list[dict]:
-    return aws["cw"].get_metric_statistics(
-        Namespace=NAMESPACE,
-        MetricName=name,
-        Dimensions=[{"Name": k, "Value": v} for k, v in DIMENSIONS.items()],
-        StartTime=time.time() - 3600,
-        EndTime=time.time() + 3600,
-        Period=3600,
-        Statistics=["Minimum", "Maximum", "SampleCount"],
-    )["Datapoints"]
+    return metric_datapoints(aws["cw"], NAMESPACE, name, DIMENSIONS)
 
 
 def ours(aws: dict) -> list[dict]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 
 import pytest
 from ctlhost import CtlHost, docker
 from support import hostkit
 from support import testimages as images
-from support.aws import CREDENTIALS, REGION
+from support.aws import CREDENTIALS, REGION, datapoints
 from support.aws import aws_client as client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -54,15 +53,7 @@ def aws(deployed: CtlHost, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) 
 
 
 def latest(cw, name: str) -> float:
-    points = cw.get_metric_statistics(
-        Namespace=NAMESPACE,
-        MetricName=name,
-        Dimensions=[{"Name": k, "Value": v} for k, v in DIMENSIONS.items()],
-        StartTime=time.time() - 3600,
-        EndTime=time.time() + 3600,
-        Period=3600,
-        Statistics=["Minimum", "Maximum", "SampleCount"],
-    )["Datapoints"]
+    points = datapoints(cw, NAMESPACE, name, DIMENSIONS)
     assert points, f"no {name} in {NAMESPACE}"
     return points[0]
 

@@ -10,13 +10,12 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from support import hostkit
-from support.aws import REGION
+from support.aws import REGION, datapoints
 from support.aws import aws_client as client
 from support.aws import aws_env as support_aws_env
 from webappctl import alert, awscli, config, metrics, offsite, redact
@@ -222,16 +221,7 @@ def test_snapshots_carry_the_policys_tags_and_only_ours_are_pruned(aws_env: str,
 
 
 def statistics(cw, name: str, dimensions: dict[str, str], namespace: str) -> list[dict]:
-    found = cw.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=name,
-        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-        StartTime=time.time() - 3600,
-        EndTime=time.time() + 3600,
-        Period=60,
-        Statistics=["Minimum", "Maximum", "SampleCount"],
-    )
-    return found["Datapoints"]
+    return datapoints(cw, namespace, name, dimensions, period=60)
 
 
 def test_metrics_go_to_the_contracts_names_and_dimensions(aws_env: str, tmp_path: Path):
