@@ -13,10 +13,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 from support import hostkit
+from support.aws import aws_client
+from support.testimages import image_id
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -56,20 +57,9 @@ def on_host(*command: str) -> str:
     ).stdout
 
 
-def image_id(ref: str) -> str:
-    return subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 def ec2():  # boto3 clients have no importable type
-    return boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{ENV['REHEARSAL_MOTO_PORT']}",
-        aws_access_key_id="rehearsal",
-        aws_secret_access_key="rehearsal",
-    )
+    """The rehearsal's emulator (any credentials reach moto's one default account)."""
+    return aws_client("ec2", f"http://127.0.0.1:{ENV['REHEARSAL_MOTO_PORT']}")
 
 
 def data_volume_id() -> str:

@@ -10,10 +10,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 from support import hostkit
+from support.aws import aws_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -43,14 +43,9 @@ def recap(output: str) -> dict[str, tuple[int, int, int]]:
     return {m[1]: (int(m[2]), int(m[3]), int(m[4])) for m in RECAP.finditer(output)}
 
 
-def ec2() -> boto3.client:
-    return boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{ENV['REHEARSAL_MOTO_PORT']}",
-        aws_access_key_id="rehearsal",
-        aws_secret_access_key="rehearsal",
-    )
+def ec2():  # boto3 clients have no importable type
+    """The rehearsal's emulator (any credentials reach moto's one default account)."""
+    return aws_client("ec2", f"http://127.0.0.1:{ENV['REHEARSAL_MOTO_PORT']}")
 
 
 @pytest.fixture(scope="module")
