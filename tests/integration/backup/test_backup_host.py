@@ -58,16 +58,10 @@ def wait_healthy() -> None:
 
 
 @dataclass
-class Site:
-    """The deployed host (backup_helpers.Site) and the bucket its backups go to."""
+class Site(helpers.Site):
+    """The deployed host (a support.playbook.Site) and the bucket its backups go to."""
 
-    deployed: helpers.Site
-    s3: object
-
-    def play(
-        self, name: str, *args: str, check: bool = True, **extra: object
-    ) -> subprocess.CompletedProcess[str]:
-        return self.deployed.play(name, *args, check=check, **extra)
+    s3: object = None
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +75,7 @@ def site(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     }
     workdir = tmp_path_factory.mktemp("backup-inventory")
     with helpers.deployed_site(HOST, SSH_PORT, 18086, moto_endpoint, workdir, group_vars) as deployed:
-        yield Site(deployed, s3)
+        yield Site(deployed.inventory, deployed.env, s3)
 
 
 # --- the data -------------------------------------------------------------------------------------
