@@ -3,6 +3,7 @@ and boto3 clients on an emulator endpoint."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import boto3
@@ -44,3 +45,16 @@ def datapoints(
         Period=period,
         Statistics=["Minimum", "Maximum", "SampleCount"],
     )["Datapoints"]
+
+
+def deny_uploads(s3, bucket: str) -> None:
+    """A bucket policy on `bucket` that refuses every upload (PutObject), for the tests of a failing one."""
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+    s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )

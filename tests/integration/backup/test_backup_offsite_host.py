@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import backup_helpers as helpers
 import pytest
 from support import hostkit, metadata_moto
-from support.aws import aws_client
+from support.aws import aws_client, deny_uploads
 from support.aws import datapoints as metric_datapoints
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -225,18 +225,7 @@ def test_the_metrics_carry_the_contracts_names_and_dimensions(site: helpers.Site
 
 
 def test_a_failing_upload_fires_the_onfailure_alert(site: helpers.Site, aws: dict) -> None:
-    deny = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{BUCKET}/*",
-            }
-        ],
-    }
-    aws["s3"].put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(deny))
+    deny_uploads(aws["s3"], BUCKET)
     try:
         failed = run_backup_unit()
     finally:

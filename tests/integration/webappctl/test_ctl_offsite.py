@@ -12,7 +12,7 @@ import pytest
 from ctlhost import CtlHost, docker
 from support import hostkit
 from support import testimages as images
-from support.aws import CREDENTIALS, REGION, datapoints
+from support.aws import CREDENTIALS, REGION, datapoints, deny_uploads
 from support.aws import aws_client as client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -101,18 +101,7 @@ def test_the_running_app_is_reported_healthy_and_a_stopped_one_not(deployed: Ctl
 
 
 def test_a_refused_upload_fails_the_backup_and_keeps_the_local_copy(deployed: CtlHost, aws: dict):
-    deny = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{aws['bucket']}/*",
-            }
-        ],
-    }
-    aws["s3"].put_bucket_policy(Bucket=aws["bucket"], Policy=json.dumps(deny))
+    deny_uploads(aws["s3"], aws["bucket"])
     out = deployed.ctl("backup")
     assert out.rc == 1
     assert out.state == "failed"

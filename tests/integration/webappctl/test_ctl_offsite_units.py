@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from support import hostkit
-from support.aws import REGION, datapoints
+from support.aws import REGION, datapoints, deny_uploads
 from support.aws import aws_client as client
 from support.aws import aws_env as support_aws_env
 from webappctl import alert, awscli, config, metrics, offsite, redact
@@ -178,18 +178,7 @@ def test_a_refused_upload_fails_naming_the_object(aws_env: str, tmp_path: Path):
     s3 = client("s3", aws_env)
     bucket = f"offsite-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    deny = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{bucket}/*",
-            }
-        ],
-    }
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny))
+    deny_uploads(s3, bucket)
     cfg = load(tmp_path / "etc", **settings(aws_env, tmp_path, bucket=bucket, key_prefix="p/"))
     with pytest.raises(offsite.OffsiteError, match=rf"^s3://{bucket}/p/webapp-.*Forbidden"):
         offsite.upload(cfg, a_backup(tmp_path))
