@@ -1,6 +1,6 @@
-"""What the tests that drive real hosts share: the environment ansible-playbook runs in, waiting for
-the app's /health, and reading every item the app serves. On pytest's path (pyproject.toml), so each
-test folder imports it as `hostkit`."""
+"""What the tests that drive real hosts share: the test host containers, the environment
+ansible-playbook runs in, free ports, waiting for the app's /health, and reading every item the app
+serves. Imported as `support.hostkit` (pyproject.toml puts tests/ on pytest's path)."""
 
 from __future__ import annotations
 
