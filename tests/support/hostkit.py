@@ -198,10 +198,15 @@ def db_copy(container: str, path: str, workdir: Path) -> Path:
     return local
 
 
+def items_in(database: Path) -> dict[str, str]:
+    """The items (id -> name) inside a local SQLite file (a copy: never the live one)."""
+    with sqlite3.connect(database) as conn:
+        return dict(conn.execute("SELECT id, name FROM items"))
+
+
 def db_items(container: str, path: str, workdir: Path) -> dict[str, str]:
     """The items (id -> name) inside a SQLite file on a host container (read from a copy)."""
-    with sqlite3.connect(db_copy(container, path, workdir)) as conn:
-        return dict(conn.execute("SELECT id, name FROM items"))
+    return items_in(db_copy(container, path, workdir))
 
 
 @contextmanager

@@ -218,22 +218,16 @@ class CtlHost:
 
     def backup_items(self, path: Path, tmp: Path) -> dict[str, str]:
         """The items in a backup file (a single-file SQLite database), read from a copy."""
-        import sqlite3
-
         copy = tmp / f"backup-{uuid.uuid4().hex[:6]}.db"
         copy.write_bytes(path.read_bytes())
-        with sqlite3.connect(copy) as conn:
-            return dict(conn.execute("SELECT id, name FROM items"))
+        return hostkit.items_in(copy)
 
     def db_items(self, tmp: Path) -> dict[str, str]:
         """The items in the live database file (and its WAL), read from a copy."""
-        import sqlite3
-
         copy = tmp / f"db-{uuid.uuid4().hex[:6]}"
         copy.mkdir()
         for suffix in ("", "-wal"):
             src = self.root / "data" / f"app.db{suffix}"
             if src.exists():
                 (copy / f"app.db{suffix}").write_bytes(src.read_bytes())
-        with sqlite3.connect(copy / "app.db") as conn:
-            return dict(conn.execute("SELECT id, name FROM items"))
+        return hostkit.items_in(copy / "app.db")
