@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from support import moto
 from support.aws import REGION, aws_client, aws_env
+from support.moto_server import moto_server as any_moto_server
 from support.playbook import ansible_playbook, vars_file
 
 HERE = Path(__file__).resolve().parent
@@ -21,7 +21,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 # moto's server made AWS-like in the few answers the role relies on (support/moto_like_aws.py).
-moto_server = partial(moto.moto_server, like_aws=True)
+moto_server = partial(any_moto_server, like_aws=True)
 
 
 def ec2_client(endpoint: str):

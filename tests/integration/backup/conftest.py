@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from support.aws import aws_client, aws_env
-from support.moto import moto_server
+from support.moto_server import moto_server
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ from engine_helpers import (
 )
 from support import hostkit
 from support.aws import REGION, aws_env
-from support.moto import moto_server
+from support.moto_server import moto_server
 from support.playbook import Site
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from ctlhost import CtlHost
 from support import testimages as images
-from support.moto import moto_server
+from support.moto_server import moto_server
 
 
 @pytest.fixture(scope="module")
