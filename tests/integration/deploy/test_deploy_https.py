@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 DOMAIN = "test.webapp.example"
 HTTPS_PORT, HTTP_PORT = 18443, 18081
 HOST = Host(
-    "webapp-deploy-https", ssh_port=2230, app_port=18090,
+    "webapp-deploy-https", ssh_port=2231, app_port=18091,
     publish=f"127.0.0.1:{HTTPS_PORT}:443 127.0.0.1:{HTTP_PORT}:80",
 )  # fmt: skip
 ROOT_CA = "/app/proxy/data/caddy/pki/authorities/local/root.crt"
