@@ -297,6 +297,7 @@ def remap_refused(site: Site, cloudwatch: dict) -> dict:
         "before": before,
         "after": daemon_json(),
         "subuid": on_host("cat", "/etc/subuid").stdout,
+        "containers": len(on_host("docker", "ps", "-aq").stdout.split()),
         "health": requests.get(f"{APP}/health", timeout=10).status_code,
     }
 
@@ -348,7 +349,9 @@ def remap_outcome(remapped: dict) -> dict:
 def test_switching_remap_on_is_refused_while_containers_exist(remap_refused):
     run = remap_refused["run"]
     assert run.returncode != 0
-    assert "docker_userns_remap would change while the engine holds 1 container(s)" in run.stdout
+    # The deployed app and its proxy
+    assert remap_refused["containers"] == 2
+    assert "docker_userns_remap would change while the engine holds 2 container(s)" in run.stdout
     assert remap_refused["after"] == remap_refused["before"]
     assert "dockremap" not in remap_refused["subuid"]
     assert remap_refused["health"] == 200
