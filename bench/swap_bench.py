@@ -42,6 +42,7 @@ def mount(fs: str, size_gb: int, where: Path) -> Path:
     if fs == "xfs" and shutil.which("mkfs.xfs") is None:
         sh("apt-get", "install", "-y", "-qq", "xfsprogs")
     image = where.with_suffix(".img")
+    image.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["truncate", "-s", f"{size_gb}G", str(image)], check=True)
     sh(f"mkfs.{fs}", "-q", str(image))
     where.mkdir(parents=True)
