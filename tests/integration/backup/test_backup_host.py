@@ -488,7 +488,7 @@ def test_restore_and_backup_are_refused_while_a_deploy_holds_the_lock(site: Site
 
 def test_a_restore_is_refused_for_more_than_one_host(site: Site, tmp_path: Path) -> None:
     # Without -l, an inventory of two hosts would get one backup restored onto both.
-    two = yaml.safe_load(site.deployed.inventory.read_text())
+    two = yaml.safe_load(site.inventory.read_text())
     two["webapp"]["hosts"]["webapp-other"] = dict(two["webapp"]["hosts"][HOST])
     inventory = tmp_path / "two.yml"
     inventory.write_text(yaml.safe_dump(two))
@@ -499,7 +499,7 @@ def test_a_restore_is_refused_for_more_than_one_host(site: Site, tmp_path: Path)
         "-i",
         str(inventory),
         extra_vars={"backup_restore_source": "file", "backup_restore_file": source},
-        env=site.deployed.env,
+        env=site.env,
         check=False,
     )
     assert proc.returncode != 0

@@ -225,10 +225,10 @@ def test_metrics_go_to_the_contracts_names_and_dimensions(aws_env: str, tmp_path
     cfg = load(tmp_path / "etc", **settings(aws_env, tmp_path, namespace=namespace, dimensions=dims))
     first = metrics.publish(cfg)
     # No app container answers: unhealthy. No bucket: the backup age is not published, and said so.
-    assert first["published"] == {
-        "AppHealthy": 0,
-        "DataVolumeUsedPercent": metrics.disk_used_percent(tmp_path),
-    }
+    assert set(first["published"]) == {"AppHealthy", "DataVolumeUsedPercent"}
+    assert first["published"]["AppHealthy"] == 0
+    # What df says of the data directory's file system (which other processes write to meanwhile).
+    assert abs(first["published"]["DataVolumeUsedPercent"] - metrics.disk_used_percent(tmp_path)) < 1.0
     assert first["notes"] == ["OffsiteBackupAgeSeconds not published: no bucket configured"]
     assert statistics(cw, "AppHealthy", dims, namespace)[0]["Maximum"] == 0
     assert statistics(cw, "DataVolumeUsedPercent", dims, namespace)
