@@ -58,10 +58,18 @@ class RunSecrets:
         values count: a secret enters through an input, where it is learned by name.
         """
         walk = _Walk(self, names, render)
+        # Internal variables hold registered results too (a key pair's "key", a secret's "secret_string"
+        # metadata...): the names inside them name no setting either, so the whole of one is walked for
+        # its vault values only.
+        internal = _Walk(self, False, render)
         for name, value in variables.items():
-            if name not in _SKIPPED:
-                walk.value(value, names and not str(name).startswith("__") and is_secret_name(name), name)
-        self._update(walk.found)
+            if name in _SKIPPED:
+                continue
+            if str(name).startswith("__"):
+                internal.value(value, False, name)
+            else:
+                walk.value(value, names and is_secret_name(name), name)
+        self._update(walk.found | internal.found)
         return walk.unrendered
 
     def render(self, unrendered: list[Any], render: Render) -> None:
