@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support.hostkit import ROOT, VENV_BIN, ansible_env
 
@@ -28,6 +29,30 @@ def ansible_playbook(
         timeout=timeout,
         check=False,
     )
+
+
+def vault_view(path: Path, password_file: Path) -> dict[str, object]:
+    """The variables of a vault-encrypted file, as ansible-vault shows them."""
+    shown = subprocess.run(
+        [str(VENV_BIN / "ansible-vault"), "view", "--vault-password-file", str(password_file), str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return yaml.safe_load(shown)
+
+
+def vault_write(path: Path, password_file: Path, values: dict[str, object]) -> None:
+    """Replace a vault-encrypted file with values, encrypted with the same password."""
+    path.write_text(yaml.safe_dump(values))
+    encrypt = [
+        str(VENV_BIN / "ansible-vault"),
+        "encrypt",
+        "--vault-password-file",
+        str(password_file),
+        str(path),
+    ]
+    subprocess.run(encrypt, capture_output=True, check=True)
 
 
 def vars_file(where: Path, extra_vars: dict[str, object]) -> str:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from aws_helpers import REGION, aws_client, run_playbook
 from support.hostkit import ROOT as REPO
+from support.playbook import vault_view
 
 from app.settings import DEFAULTS
 
@@ -42,19 +43,7 @@ def base_vars(endpoint: str, dest: Path, **overrides: object) -> dict[str, objec
 @pytest.fixture(scope="module")
 def vault_secret() -> str:
     """The secret in the local inventory's vault, as ansible-vault shows it."""
-    shown = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "ansible-vault"),
-            "view",
-            "--vault-password-file",
-            str(VAULT_PASSWORD),
-            str(VAULT),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    secret = yaml.safe_load(shown)["vault_app_secret_key"]
+    secret = str(vault_view(VAULT, VAULT_PASSWORD)["vault_app_secret_key"])
     assert len(secret) > 12
     return secret
 

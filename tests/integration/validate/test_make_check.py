@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support import hostkit
+from support.playbook import vault_view, vault_write
 
 ROOT = hostkit.ROOT
 PRODUCTION = ROOT / "inventory" / "production"
@@ -108,32 +109,9 @@ def test_check_passes_on_the_production_example_with_a_key_of_ones_own(tmp_path)
     inventory = tmp_path / "production"
     shutil.copytree(PRODUCTION, inventory)
     vault = inventory / "group_vars" / "webapp" / "vault.yml"
-    shown = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-vault"),
-            "view",
-            "--vault-password-file",
-            str(EXAMPLE_PASSWORD),
-            str(vault),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    values = yaml.safe_load(shown)
+    values = vault_view(vault, EXAMPLE_PASSWORD)
     values["vault_app_secret_key"] = secrets.token_urlsafe(48)
-    vault.write_text(yaml.safe_dump(values))
-    subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-vault"),
-            "encrypt",
-            "--vault-password-file",
-            str(EXAMPLE_PASSWORD),
-            str(vault),
-        ],
-        capture_output=True,
-        check=True,
-    )
+    vault_write(vault, EXAMPLE_PASSWORD, values)
     run = make_check(
         f"INVENTORY={inventory}", f"VAULT_PASSWORD_FILE={EXAMPLE_PASSWORD}", home=operator_home(tmp_path)
     )
