@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from support import livecopy
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 HOST_SCRIPT = ROOT / "scripts" / "host-container.sh"
@@ -185,17 +187,18 @@ def post_item(app: str, name: str, data: dict, session: requests.Session | None 
 
 
 def db_copy(container: str, path: str, workdir: Path) -> Path:
-    """A local copy of a SQLite file on a host container, with its -wal if it has one, so the
-    host's file is never opened; the copy's path."""
-    local = workdir / Path(path).name
-    local.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal"):
-        copied = subprocess.run(["docker", "exec", container, "cat", path + suffix], capture_output=True)
+    """A local copy of a live SQLite file on a host container, with its -wal if it has one, taken as
+    one state of the database (support.livecopy) so the host's file is never opened; the copy's path."""
+
+    def read(name: str) -> bytes | None:
+        copied = subprocess.run(["docker", "exec", container, "cat", name], capture_output=True)
         if copied.returncode == 0:
-            local.with_name(local.name + suffix).write_bytes(copied.stdout)
-        elif not suffix:
+            return copied.stdout
+        if name == path:
             pytest.fail(f"cannot read {path} on {container}: {copied.stderr.decode(errors='replace')}")
-    return local
+        return None
+
+    return livecopy.snapshot(read, path, workdir / Path(path).name)
 
 
 def items_in(database: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 import requests
-from support import hostkit
+from support import hostkit, livecopy
 from support import testimages as images
 
 PROGRAM = hostkit.ROOT / "roles" / "webappctl" / "files"
@@ -224,10 +224,6 @@ class CtlHost:
 
     def db_items(self, tmp: Path) -> dict[str, str]:
         """The items in the live database file (and its WAL), read from a copy."""
-        copy = tmp / f"db-{uuid.uuid4().hex[:6]}"
-        copy.mkdir()
-        for suffix in ("", "-wal"):
-            src = self.root / "data" / f"app.db{suffix}"
-            if src.exists():
-                (copy / f"app.db{suffix}").write_bytes(src.read_bytes())
-        return hostkit.items_in(copy / "app.db")
+        live = self.root / "data" / "app.db"
+        dest = tmp / f"db-{uuid.uuid4().hex[:6]}" / "app.db"
+        return hostkit.items_in(livecopy.snapshot(livecopy.local_reader, str(live), dest))
