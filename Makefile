@@ -57,7 +57,7 @@ test-fast: | $(VENV)/.installed ## Unit tests only (tests/unit: filters, callbac
 	$(BIN)/pytest -q -ra -n 3 --dist loadfile tests/unit
 
 test-py: venv engine image ## pytest: tests/unit and tests/integration (image, roles, hosts, AWS emulator)
-	$(BIN)/pytest -q -ra -n 3 --dist loadfile tests
+	$(BIN)/pytest -q -ra -n 3 --dist loadfile --durations=30 tests
 
 test-molecule: venv engine image ## molecule scenarios on systemd container hosts
 	$(BIN)/molecule test --all
