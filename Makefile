@@ -13,7 +13,7 @@ VAULT_ARGS = $(if $(VAULT_PASSWORD_FILE),--vault-password-file $(VAULT_PASSWORD_
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help venv engine image demo demo-down run check lint test test-py test-molecule bench bench-fleet demo-scale clean
+.PHONY: help venv engine image demo demo-down run check lint test test-fast test-py test-molecule bench bench-fleet demo-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -58,8 +58,12 @@ lint: venv ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint -q
 
-test-py: venv engine image ## pytest: filters, app, image, roles, AWS emulator
-	$(BIN)/pytest -q -ra -n 3 --dist loadfile tests
+# Order-only on the venv, as check: the unit tests need no engine, image, emulator or host.
+test-fast: | $(VENV)/.installed ## Unit tests only (tests/unit: filters, callback, app in-process, webappctl logic), under 2 min
+	$(BIN)/pytest -q -ra -n 3 --dist loadfile tests/unit
+
+test-py: venv engine image ## pytest: tests/unit and tests/integration (image, roles, hosts, AWS emulator)
+	$(BIN)/pytest -q -ra -n 3 --dist loadfile --durations=30 tests
 
 test-molecule: venv engine image ## molecule scenarios on systemd container hosts
 	$(BIN)/molecule test --all

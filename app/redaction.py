@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError
 MARKER = "[REDACTED]"
 
 # The secret rule. The controller holds the same one (plugins/plugin_utils/secret_rule.py, for the
-# filters and the stdout callback); tests/filters/test_secret_rule_agreement.py keeps them equal.
+# filters and the stdout callback); tests/unit/filters/test_secret_rule_agreement.py keeps them equal.
 # A name holding one of these (case-insensitively, anywhere) names a secret...
 SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "PRIVATE")
 # ...unless its last word says the value is about the secret (SECRET_KEY_FILE, API_KEY_ID)...

@@ -22,8 +22,8 @@ ENV = {
     **os.environ,
     "REHEARSAL_NAME": "webapp-bench",
     "REHEARSAL_SSH_PORT": "2240",
-    "REHEARSAL_APP_PORT": "18095",
-    "REHEARSAL_MOTO_PORT": "15095",
+    "REHEARSAL_APP_PORT": "18099",
+    "REHEARSAL_MOTO_PORT": "15099",
 }
 CHANGED = re.compile(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", re.M)
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["app_bench.py", "rehearsal_bench.py", "callback_bench.py"]
+BENCHES = ["app_bench.py", "rehearsal_bench.py", "swap_bench.py", "callback_bench.py"]
 
 
 def main() -> int:

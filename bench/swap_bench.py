@@ -1,5 +1,5 @@
 """What a client sees while a new image is deployed, side by side in one run, at 10 MB and at 1 GB of
-data (`--sizes` to change), on the local engine with the real images (tests/webappctl's host):
+data (`--sizes` to change), on the local engine with the real images (tests/integration/webappctl's host):
 
   the proxy holding requests, data on XFS (the data volume's default: the pre-swap copy is a reflink)
   the same swap with the proxy's hold turned off, data on ext4 (the pre-swap copy a full copy): what a
@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / p) for p in ("tests/support", "tests/webappctl", "roles/webappctl/files")]
+sys.path[:0] = [str(ROOT / p) for p in ("tests", "tests/integration/webappctl", "roles/webappctl/files")]
 
-import testimages as images  # noqa: E402
 from ctlhost import CtlHost  # noqa: E402
-from load import Load  # noqa: E402
+from support import testimages as images  # noqa: E402
+from support.load import Load  # noqa: E402
 
 ROW = "x" * 8000
 
@@ -42,6 +42,7 @@ def mount(fs: str, size_gb: int, where: Path) -> Path:
     if fs == "xfs" and shutil.which("mkfs.xfs") is None:
         sh("apt-get", "install", "-y", "-qq", "xfsprogs")
     image = where.with_suffix(".img")
+    image.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["truncate", "-s", f"{size_gb}G", str(image)], check=True)
     sh(f"mkfs.{fs}", "-q", str(image))
     where.mkdir(parents=True)

@@ -1,7 +1,7 @@
 """What is secret, by name and by value: the one rule on the controller side.
 
 The app applies the same rule to its environment (app/redaction.py: the container has no plugins/);
-tests/filters/test_secret_rule_agreement.py keeps the two sides equal. Used by the mask_secrets,
+tests/unit/filters/test_secret_rule_agreement.py keeps the two sides equal. Used by the mask_secrets,
 secret_values and hide_secrets filters and by the redacted stdout callback.
 """
 

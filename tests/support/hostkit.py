@@ -1,6 +1,6 @@
-"""What the tests that drive real hosts share: the environment ansible-playbook runs in, waiting for
-the app's /health, and reading every item the app serves. On pytest's path (pyproject.toml), so each
-test folder imports it as `hostkit`."""
+"""What the tests that drive real hosts share: the test host containers, the environment
+ansible-playbook runs in, free ports, waiting for the app's /health, and reading every item the app
+serves. Imported as `support.hostkit` (pyproject.toml puts tests/ on pytest's path)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+
+from support import livecopy
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -76,21 +80,26 @@ def run_port(default: int, slot: int) -> int:
     return int(base) + slot if base else default
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself).
-    TEST_PORT_RANGE (e.g. 25000-25999) keeps it within a range, for runs that share a machine."""
-    first, _, last = os.environ.get("TEST_PORT_RANGE", "0-0").partition("-")
-    ports = range(int(first), int(last or first) + 1)
-    # Each process starts at its own place in the range, so parallel workers rarely pick the same port.
-    start = os.getpid() % len(ports)
-    for port in [*ports[start:], *ports[:start]]:
+def free_port(ports: range | None = None) -> int:
+    """A port on 127.0.0.1 that the kernel says is free now (for servers the test starts itself): the
+    first free one of `ports`, else any. TEST_PORT_RANGE (e.g. 25000-25999) keeps the latter within a
+    range, for runs that share a machine."""
+    if ports is None:
+        first, _, last = os.environ.get("TEST_PORT_RANGE", "0-0").partition("-")
+        ports = range(int(first), int(last or first) + 1)
+        # Each process starts at its own place in the range, so parallel workers rarely pick the same port.
+        start = os.getpid() % len(ports)
+        candidates = [*ports[start:], *ports[:start]]
+    else:
+        candidates = list(ports)
+    for port in candidates:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return sock.getsockname()[1]
-    raise OSError(f"no free port on 127.0.0.1 in TEST_PORT_RANGE {first}-{last}")
+    raise OSError(f"no free port on 127.0.0.1 in {ports.start}-{ports.stop - 1}")
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
@@ -108,14 +117,15 @@ def ansible_env(**extra: str) -> dict[str, str]:
 
 def wait_healthy(
     app: str, timeout: float = 60, interval: float = 0.5, diagnose: Callable[[], str] | None = None
-) -> None:
-    """Until GET {app}/health answers 200; else fail, with what `diagnose` reports (e.g. logs)."""
+) -> dict:
+    """Until GET {app}/health answers 200; its body. Else fail, with what `diagnose` reports (e.g. logs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{app}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
+            response = requests.get(f"{app}/health", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except (requests.RequestException, ValueError):
             pass
         time.sleep(interval)
     detail = f":\n{diagnose()}" if diagnose else ""
@@ -177,20 +187,53 @@ def post_item(app: str, name: str, data: dict, session: requests.Session | None 
 
 
 def db_copy(container: str, path: str, workdir: Path) -> Path:
-    """A local copy of a SQLite file on a host container, with its -wal if it has one, so the
-    host's file is never opened; the copy's path."""
-    local = workdir / Path(path).name
-    local.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal"):
-        copied = subprocess.run(["docker", "exec", container, "cat", path + suffix], capture_output=True)
+    """A local copy of a live SQLite file on a host container, with its -wal if it has one, taken as
+    one state of the database (support.livecopy) so the host's file is never opened; the copy's path."""
+
+    def read(name: str) -> bytes | None:
+        copied = subprocess.run(["docker", "exec", container, "cat", name], capture_output=True)
         if copied.returncode == 0:
-            local.with_name(local.name + suffix).write_bytes(copied.stdout)
-        elif not suffix:
+            return copied.stdout
+        if name == path:
             pytest.fail(f"cannot read {path} on {container}: {copied.stderr.decode(errors='replace')}")
-    return local
+        return None
+
+    return livecopy.snapshot(read, path, workdir / Path(path).name)
+
+
+def items_in(database: Path) -> dict[str, str]:
+    """The items (id -> name) inside a local SQLite file (a copy: never the live one)."""
+    with sqlite3.connect(database) as conn:
+        return dict(conn.execute("SELECT id, name FROM items"))
 
 
 def db_items(container: str, path: str, workdir: Path) -> dict[str, str]:
     """The items (id -> name) inside a SQLite file on a host container (read from a copy)."""
-    with sqlite3.connect(db_copy(container, path, workdir)) as conn:
-        return dict(conn.execute("SELECT id, name FROM items"))
+    return items_in(db_copy(container, path, workdir))
+
+
+@contextmanager
+def ssh_greeter() -> Iterator[int]:
+    """A loopback port that greets like OpenSSH and presents no host key (ssh-keyscan finds none), standing
+    in for a host's sshd; its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()

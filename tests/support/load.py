@@ -10,8 +10,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import hostkit
 import requests
+
+from support import hostkit
 
 
 @dataclass

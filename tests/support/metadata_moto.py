@@ -1,4 +1,4 @@
-"""The AWS emulator as an instance sees AWS: moto (through tests/aws/moto_like_aws.py) in its own
+"""The AWS emulator as an instance sees AWS: moto (through tests/support/moto_like_aws.py) in its own
 container at 169.254.169.254, EC2's instance metadata address, on a Docker network that systemd test
 hosts join; published on 127.0.0.1 for the controller, so both sides see one AWS. On that address
 moto answers the metadata service too, so a host's AWS CLI finds the instance role's credentials
@@ -19,10 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from hostkit import ROOT
 
 METADATA_IP = "169.254.169.254"
-MOTO_LIKE_AWS = ROOT / "tests" / "aws" / "moto_like_aws.py"
+MOTO_LIKE_AWS = Path(__file__).resolve().with_name("moto_like_aws.py")
 # One turn machine-wide: parallel runs share the engine.
 TURN_LOCK = Path("/tmp/webapp-tests-metadata-address.lock")
 

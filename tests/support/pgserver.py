@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from hostkit import ROOT
+
+from support.hostkit import ROOT
 
 IMAGE = "webapp-postgres:15"
 

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import hostkit
+from support import hostkit
 
 BASE = "webapp:local"
 PROXY = hostkit.PROXY_IMAGE

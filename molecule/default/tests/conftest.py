@@ -4,7 +4,6 @@ port published on 127.0.0.1 of the controller."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support import hostkit  # tests/support, on pytest's path (pyproject.toml)
 
 SCENARIO = Path(__file__).resolve().parent.parent
 PROJECT = SCENARIO.parent.parent
@@ -40,18 +40,7 @@ def http(method: str, path: str, body: dict[str, Any] | None = None, token: str 
 
 
 def wait_healthy(timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            status, _ = http("GET", "/health")
-            if status == 200:
-                return
-            last = status
-        except (OSError, urllib.error.URLError) as error:
-            last = error
-        time.sleep(1)
-    raise AssertionError(f"/health did not answer 200 within {timeout}s (last: {last})")
+    hostkit.wait_healthy(app_url(""), timeout=timeout, interval=1)
 
 
 def journal(host: Any, unit: str) -> str:

@@ -1,7 +1,7 @@
 """Secret values never leave the program: the values of settings the project's secret rule marks
 secret, and the password of any URL setting, are replaced by [REDACTED] in everything it prints (a
 failing release's log lines above all). The rule is the project's one rule, held once per side like
-the app's (tests/filters/test_secret_rule_agreement.py keeps the three equal): the host has neither
+the app's (tests/unit/filters/test_secret_rule_agreement.py keeps the three equal): the host has neither
 the controller's plugins nor the app's code."""
 
 from __future__ import annotations
