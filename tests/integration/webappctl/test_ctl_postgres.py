@@ -26,10 +26,13 @@ from support.pgserver import PgServer
 pytestmark = [pytest.mark.docker]
 
 PASSWORD = f"pg-{uuid.uuid4().hex}"
+# The test releases on the app image with the PostgreSQL driver
+V1, V2, BROKEN, AHEAD = map(images.postgres, (images.V1, images.V2, images.BROKEN, images.AHEAD))
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, test_images: None) -> Iterator[CtlHost]:
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtlHost]:
+    images.ensure(V1, V2, BROKEN, AHEAD)
     base = tmp_path_factory.mktemp("ctlpg")
     the_host = CtlHost(base, "pg").up()
     try:
@@ -69,7 +72,7 @@ def served(host: CtlHost) -> dict[str, str]:
 
 
 def test_a_release_on_sqlite_holds_the_data(host: CtlHost):
-    assert host.deploy(images.V1).state == "committed"
+    assert host.deploy(V1).state == "committed"
     for n in range(30):
         hostkit.post_item(host.url, f"on-sqlite-{n}", {"n": n})
     assert len(served(host)) == 30
@@ -77,14 +80,14 @@ def test_a_release_on_sqlite_holds_the_data(host: CtlHost):
 
 def test_a_deploy_onto_postgres_without_the_data_is_refused(host: CtlHost):
     host.write_config(db_name="")  # as the app role writes it once the inventory says postgres
-    outcome = host.deploy(images.V1, **shared(host))
+    outcome = host.deploy(V1, **shared(host))
     assert outcome.state == "refused" and "playbooks/migrate-to-postgres.yml" in outcome.message, outcome
     assert len(served(host)) == 30 and host.health()["version"] == "v1"
 
 
 def test_a_move_into_a_database_holding_anything_is_refused_untouched(host: CtlHost):
     server(host).sql("CREATE TABLE invoices (id integer)")
-    outcome = move(host, images.V1)
+    outcome = move(host, V1)
     assert outcome.state == "refused" and "the target database is not empty" in outcome.message, outcome
     assert "invoices (not the app)" in outcome.message and "Nothing was changed" in outcome.message
     assert server(host).sql("SELECT count(*) FROM invoices") == "0"
@@ -93,7 +96,7 @@ def test_a_move_into_a_database_holding_anything_is_refused_untouched(host: CtlH
 
 
 def test_a_move_whose_release_fails_is_undone_and_the_target_emptied(host: CtlHost):
-    outcome = move(host, images.BROKEN)
+    outcome = move(host, BROKEN)
     assert outcome.state == "undone", outcome
     assert "the copy in the new database was emptied again" in outcome.message, outcome.message
     assert server(host).sql("SELECT count(*) FROM items") == "0"
@@ -102,7 +105,7 @@ def test_a_move_whose_release_fails_is_undone_and_the_target_emptied(host: CtlHo
 
 def test_the_move_copies_every_row_under_load(host: CtlHost, tmp_path: Path):
     with Load(host.url, writers=2, readers=1) as load:
-        outcome = move(host, images.V1)
+        outcome = move(host, V1)
     assert outcome.rc == 0 and outcome.state == "committed", outcome
     assert not load.failures, load.report()
     assert "row counts and the checksum of every row verified" in outcome.message, outcome.message
@@ -128,16 +131,16 @@ def test_a_rollback_back_onto_sqlite_is_refused(host: CtlHost):
 
 
 def test_migrate_brings_the_schema_forward_once_while_the_old_release_serves(host: CtlHost):
-    assert migrate(host, images.V1, **shared(host)).state == "unchanged"
-    outcome = migrate(host, images.AHEAD, **shared(host))
+    assert migrate(host, V1, **shared(host)).state == "unchanged"
+    outcome = migrate(host, AHEAD, **shared(host))
     assert outcome.rc == 0 and outcome.state == "committed" and "from 0002 to 0003" in outcome.message, (
         outcome
     )
-    again = migrate(host, images.AHEAD, **shared(host))
+    again = migrate(host, AHEAD, **shared(host))
     assert again.state == "unchanged" and not again.result["changed"], again
     health = host.health()
     assert (health["version"], health["revision"]) == ("v1", "0003")
-    assert host.deploy(images.AHEAD, **shared(host)).state == "committed"
+    assert host.deploy(AHEAD, **shared(host)).state == "committed"
     assert host.lock_free()
 
 
@@ -146,13 +149,13 @@ def test_a_rollback_serves_the_schema_ahead(host: CtlHost):
     assert outcome.rc == 0 and outcome.state == "committed", outcome
     health = host.health()
     assert (health["version"], health["revision"]) == ("v1", "0003")
-    ahead = migrate(host, images.V1, **shared(host))
+    ahead = migrate(host, V1, **shared(host))
     assert ahead.state == "unchanged" and "is ahead of 0002" in ahead.message, ahead
 
 
 def test_a_release_on_a_database_never_migrated_refuses_to_start(host: CtlHost):
     server(host).sql("CREATE DATABASE fresh")
-    outcome = host.deploy(images.V2, **shared(host, "fresh"))
+    outcome = host.deploy(V2, **shared(host, "fresh"))
     assert outcome.state == "undone", outcome
     assert "has no schema revision" in outcome.message and "migrate once" in outcome.message, outcome.message
     assert PASSWORD not in outcome.message + outcome.stderr
@@ -161,7 +164,7 @@ def test_a_release_on_a_database_never_migrated_refuses_to_start(host: CtlHost):
 
 def test_a_failed_migration_says_why_without_the_password(host: CtlHost):
     wrong = shared(host) | {"DATABASE_URL": shared(host)["DATABASE_URL"].replace(PASSWORD, PASSWORD[::-1])}
-    outcome = migrate(host, images.AHEAD, **wrong)
+    outcome = migrate(host, AHEAD, **wrong)
     assert outcome.rc == 1 and outcome.state == "failed", outcome
     assert "could not read the schema revision" in outcome.message
     assert PASSWORD not in outcome.message + outcome.stderr and PASSWORD[::-1] not in outcome.message
@@ -176,6 +179,6 @@ def test_the_nightly_backup_has_nothing_to_do_and_a_manual_one_says_where_backup
 
 def test_migrate_is_refused_on_a_sqlite_host(host: CtlHost):
     host.write_config(db_name="app.db")
-    outcome = migrate(host, images.V2)
+    outcome = migrate(host, V2)
     assert outcome.rc == 1 and "each release migrates it when it starts" in outcome.message, outcome
     assert SECRET not in outcome.message
