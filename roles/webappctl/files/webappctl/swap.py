@@ -283,7 +283,11 @@ class Swap:
         elif self.txn.kind == "restore":
             restored = {"from": self.args.get("restore_label"), "at": new_current["deployed_at"]}
             new_current = {**cur, "alias": self.target["alias"], "txn": self.txn.id, "restored": restored}
-        elif cur.get("image_id") and cur.get("image_id") != self.target["image_id"]:
+        elif cur.get("image_id") and (
+            cur.get("image_id") != self.target["image_id"] or self.args.get("copy_from")
+        ):
+            # A move onto the shared database keeps the release that ran on SQLite as the previous one, the
+            # same image or not: a rollback then says it ran on another database rather than finding none.
             new_previous = {**_release_fields(cur), **paired}
         releases.write_pair(self.cfg, new_current, new_previous)
         if self.txn.kind == "deploy" and self.args.get("digest"):
