@@ -13,45 +13,49 @@ the state the one before left:
 4. a broken image, host 2 first in the rollout: host 2 rolled back, the rollout stopped, host 1 never
    touched, still no failed request.
 
+What does not depend on the step before runs beside it: the setup builds the images while it starts
+the hosts, the database and moto; host 2 is configured while test 1 works on host 1 alone; the releases
+of tests 3 and 4 are loaded onto both hosts (docker save | docker load) while test 2 runs, so that the
+load of tests 3 and 4 runs over the swaps, not over shipping images. Images reach a host through the
+role (archive, copy, load) where a fleet differs from one host: host 2 gets them as the second host of
+a rollout in test 2; host 1's first release is loaded beforehand (the single-host deploy tests ship it).
+
 Names start with WEBAPP_TEST_PREFIX and ports with WEBAPP_TEST_PORT_BASE (see hostkit)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 import yaml
 from support import hostkit
-from support.hostkit import ROOT, VENV_BIN
+from support import testimages as images
+from support.aws import REGION, aws_client, aws_env
+from support.hostkit import ROOT
 from support.load import Load
+from support.moto_server import moto_server
 from support.pgserver import PgServer
+from support.playbook import ansible_playbook
+from support.testimages import image_id
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SECRET = f"fleet-test-secret-{uuid.uuid4().hex}"
 DB_PASSWORD = f"pg-{uuid.uuid4().hex}"
-BASE = "webapp:h13"
-V1, V2, BROKEN = f"{BASE}-v1", f"{BASE}-v2", f"{BASE}-broken"
-RECIPES = {
-    V1: f"FROM {BASE}\nENV APP_VERSION=v1\n",
-    V2: f"FROM {BASE}\nENV APP_VERSION=v2\n",
-    BROKEN: (
-        f"FROM {BASE}\nENV APP_VERSION=broken\n"
-        'ENTRYPOINT ["/bin/sh", "-c", "echo \\"broken release: refusing to start\\" >&2; exit 1"]\n'
-    ),
-}
+# The test releases (support.testimages) on the app image with the PostgreSQL driver
+V1, V2, BROKEN = map(images.postgres, (images.V1, images.V2, images.BROKEN))
 SEEDED = 40
 
 
@@ -94,32 +98,21 @@ LB_NAME, LB_PORT = hostkit.run_name("fleet-lb"), hostkit.run_port(18240, 5)
 LB = f"http://127.0.0.1:{LB_PORT}"
 
 
-def image_id(ref: str) -> str:
-    return subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 def build_images() -> None:
-    """The app image of this tree with PostgreSQL support, and the test releases derived from it."""
-    if subprocess.run(["docker", "image", "inspect", BASE], capture_output=True).returncode != 0:
-        subprocess.run(
-            [str(ROOT / "scripts" / "build-image.sh"), BASE], check=True, timeout=900,
-            env={**os.environ, "WITH_POSTGRES": "true"},
-        )  # fmt: skip
-    hostkit.ensure_image(BASE)  # and the proxy image
-    for tag, dockerfile in RECIPES.items():
-        subprocess.run(
-            ["docker", "build", "-q", "-t", tag, "-"], input=dockerfile, text=True, check=True,
-            capture_output=True, timeout=300,
-        )  # fmt: skip
+    images.ensure(V1, V2, BROKEN)
+    images.ensure_proxy()
 
 
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "fleet-test",
-    "AWS_SECRET_ACCESS_KEY": "fleet-test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+def load_images(host: Host, *tags: str) -> None:
+    """Images into the host's engine straight from this one's (docker save | docker load)."""
+    save = subprocess.Popen(["docker", "save", *tags], stdout=subprocess.PIPE)
+    loaded = subprocess.run(
+        ["docker", "exec", "-i", host.name, "docker", "load", "-q"], stdin=save.stdout, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    save.stdout.close()  # type: ignore[union-attr]
+    if save.wait(timeout=60) != 0 or loaded.returncode != 0:
+        pytest.fail(f"loading {tags} onto {host.name} failed: {loaded.stderr}")
 
 
 @dataclass
@@ -132,12 +125,9 @@ class TargetGroup:
     arn: str
     instances: dict[str, str]
 
-    def client(self):
-        return boto3.client("elbv2", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="fleet-test", aws_secret_access_key="fleet-test")  # fmt: skip
-
     def states(self) -> dict[str, str]:
-        found = self.client().describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
+        elbv2 = aws_client("elbv2", self.endpoint)
+        found = elbv2.describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
         by_id = {t["Target"]["Id"]: t["TargetHealth"]["State"] for t in found}
         return {host: by_id.get(instance, "absent") for host, instance in self.instances.items()}
 
@@ -147,27 +137,12 @@ class TargetGroup:
     def provisioned(self) -> dict[str, Any]:
         return {
             "target_group_arn": self.arn, "target_port": 8000, "drain_timeout": 60, "healthy_timeout": 60,
-            "region": "us-east-1", "endpoint_url": self.endpoint, "targets": list(self.instances.values()),
+            "region": REGION, "endpoint_url": self.endpoint, "targets": list(self.instances.values()),
         }  # fmt: skip
 
 
-def wait_for_moto(endpoint: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(f"{endpoint}/moto-api/", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"moto_server did not answer on {endpoint}")
-        time.sleep(0.2)
-
-
 def start_target_group(endpoint: str) -> TargetGroup:
-    kw = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "fleet-test",
-          "aws_secret_access_key": "fleet-test"}  # fmt: skip
-    ec2, elbv2 = boto3.client("ec2", **kw), boto3.client("elbv2", **kw)
+    ec2, elbv2 = aws_client("ec2", endpoint), aws_client("elbv2", endpoint)
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     image = ec2.describe_images()["Images"][0]["ImageId"]
     launched = ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2)["Instances"]
@@ -189,6 +164,23 @@ class Fleet:
     where: Path
     pg: PgServer
     targets: TargetGroup
+    pool: ThreadPoolExecutor
+    pending: dict[str, Future] = field(default_factory=dict)
+
+    def meanwhile(self, what: str, work: Callable[..., object], *args: object) -> None:
+        """Start `work` beside the tests; ready(what) waits for it (and raises what it raised)."""
+        self.pending[what] = self.pool.submit(work, *args)
+
+    def ready(self, what: str) -> None:
+        started = self.pending.pop(what, None)
+        if started is not None:
+            started.result()
+
+    def configure(self, hosts: list[Host], *started: Future) -> None:
+        """configure.yml on the hosts once they are up (it does not touch the database)."""
+        for host_started in started:
+            host_started.result()
+        self.play(self.postgres(hosts, "configure-" + "-".join(h.name for h in hosts)), "configure.yml")
 
     def inventory(self, hosts: list[Host], name: str, behind: bool = False, **variables: Any) -> Path:
         """An inventory of hosts; behind: they sit in the emulated target group, which deploys drain."""
@@ -240,17 +232,30 @@ class Fleet:
         )  # fmt: skip
 
     def play(self, inventory: Path, *playbooks: str, check: bool = True, **extra: Any):
-        command = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory)]
-        command += [str(ROOT / "playbooks" / book) for book in playbooks]
-        command += ["-e", json.dumps(extra)] if extra else []
-        proc = subprocess.run(
-            command, cwd=ROOT, env=hostkit.ansible_env(**AWS_ENV), capture_output=True, text=True, timeout=900
+        """ansible-playbook with the inventory, moto's credentials and `extra` as variables; .output is
+        stdout and stderr, whitespace collapsed."""
+        books = [ROOT / "playbooks" / book for book in playbooks]
+        proc = ansible_playbook(
+            "-i", inventory, *books, *(["-e", json.dumps(extra)] if extra else []), env=aws_env()
         )
         proc.output = " ".join((proc.stdout + proc.stderr).split())  # type: ignore[attr-defined]
         if check and proc.returncode != 0:
             said = (proc.stdout + proc.stderr)[-6000:]
             pytest.fail(f"{playbooks} {extra} failed ({proc.returncode}):\n{said}")
         return proc
+
+
+def load_releases() -> None:
+    """The releases of tests 3 and 4 onto both hosts: their loads run over the rollouts, not over
+    shipping images."""
+    for host in (A, B):
+        load_images(host, V2, BROKEN)
+
+
+def start_host(host: Host) -> None:
+    """The host up, on the fleet's network (a host kept from an interrupted run is connected already)."""
+    hostkit.host_up(host.name, host.ssh_port, host.app_port)
+    subprocess.run(["docker", "network", "connect", NETWORK, host.name], capture_output=True)
 
 
 def start_load_balancer(where: Path) -> None:
@@ -284,38 +289,29 @@ def db_ids(pg: PgServer) -> set[str]:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    build_images()
     where = tmp_path_factory.mktemp("fleet")
     pg = PgServer(hostkit.run_name("fleet-pg"), NETWORK, DB_PASSWORD)
     subprocess.run(["docker", "network", "rm", NETWORK], capture_output=True)
     subprocess.run(
         ["docker", "network", "create", "--subnet", SUBNET, NETWORK], check=True, capture_output=True
     )
-    moto_port = hostkit.free_port()
-    moto = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        wait_for_moto(endpoint)
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=3) as pool:
+        # (the pool, left first, waits for what still runs in it; then these, last first)
+        stack.callback(subprocess.run, ["docker", "network", "rm", NETWORK], capture_output=True, timeout=60)
+        stack.callback(pg.remove)
+        stack.callback(remove, LB_NAME)
+        for host in (A, B):
+            stack.callback(hostkit.host_down, host.name)
+        built = pool.submit(build_images)
+        started = {host.name: pool.submit(start_host, host) for host in (A, B)}
+        endpoint = stack.enter_context(moto_server())
         pg.start(where)
-        for host in (A, B):
-            hostkit.host_up(host.name, host.ssh_port, host.app_port)
-            # (a host kept from an interrupted run is connected already)
-            subprocess.run(["docker", "network", "connect", NETWORK, host.name], capture_output=True)
-        the_fleet = Fleet(where, pg, start_target_group(endpoint))
-        # Both hosts configured at once (the fleet's inventory: configure.yml does not touch the database).
-        the_fleet.play(the_fleet.postgres([A, B], "configure"), "configure.yml")
+        the_fleet = Fleet(where, pg, start_target_group(endpoint), pool)
+        the_fleet.meanwhile("host 2 configured", the_fleet.configure, [B], started[B.name])
+        the_fleet.configure([A], started[A.name])
+        built.result()
+        load_images(A, V1, hostkit.PROXY_IMAGE)
         yield the_fleet
-    finally:
-        remove(LB_NAME)
-        for host in (A, B):
-            hostkit.host_down(host.name)
-        pg.remove()
-        subprocess.run(["docker", "network", "rm", NETWORK], capture_output=True, timeout=60)
-        moto.terminate()
-        moto.wait(timeout=30)
 
 
 def held_seconds(output: str) -> float:
@@ -360,9 +356,14 @@ def test_one_host_on_sqlite_moves_to_postgres_with_nothing_lost(fleet: Fleet):
 
 
 def test_the_second_host_joins_on_postgres(fleet: Fleet):
+    fleet.ready("host 2 configured")
+    fleet.meanwhile("releases loaded", load_releases)
     both = fleet.postgres([A, B], "pg-both", behind=True)
     proc = fleet.play(both, "deploy.yml")
     assert DB_PASSWORD not in proc.output and SECRET not in proc.output
+    # Host 2 got the images through the role, as the second host of a rollout.
+    shipped = rf"TASK \[app : Load the archive\][ *]*changed: \[{B.name}\]"
+    assert re.search(shipped, proc.output), proc.output[-3000:]
     for host in (A, B):
         hostkit.wait_healthy(host.url, timeout=30)
         assert host.running_image() == image_id(V1)
@@ -375,6 +376,7 @@ def test_the_second_host_joins_on_postgres(fleet: Fleet):
 
 
 def test_a_rolling_deploy_under_load_drops_no_request(fleet: Fleet):
+    fleet.ready("releases loaded")
     both = fleet.where / "pg-both.yml"
     started = time.monotonic()
     with Load(LB, writers=2, readers=2) as load:
@@ -402,6 +404,8 @@ def test_a_broken_image_on_host_2_is_rolled_back_and_stops_the_rollout(fleet: Fl
     print(f"\nbroken image on host 2: {load.report()}")
     assert proc.returncode != 0, proc.output[-3000:]
     assert f"Undone: the release that ran before, {V2} (" in proc.output, proc.output[-4000:]
+    # The broken release printed its SECRET_KEY; the run shows its last log lines redacted.
+    assert SECRET not in proc.output and DB_PASSWORD not in proc.output
     assert not load.failures, load.report()
     assert set(load.acknowledged) <= db_ids(fleet.pg)
     hostkit.wait_healthy(B.url, timeout=30)
