@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, func, inspect, select, tuple_
 
-from app.db import make_engine
+from app.db import make_engine, one_connection
 from app.migrate import alembic_config, current_revision, head_revision
 from app.models import metadata
 from app.settings import Settings
@@ -91,12 +91,8 @@ def contents(conn: Connection) -> dict[str, int]:
 
 
 def check(settings: Settings) -> dict[str, Any]:
-    engine = make_engine(settings)
-    try:
-        with engine.connect() as conn:
-            found = contents(conn)
-    finally:
-        engine.dispose()
+    with one_connection(settings) as conn:
+        found = contents(conn)
     holding = {name: rows for name, rows in found.items() if rows != 0}
     return {"empty": not holding, "holding": holding}
 

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import copydb
-from app.db import make_engine, sqlite_path
+from app.db import one_connection, sqlite_path
 from app.errors import classify_database_error
 from app.migrate import current_revision, head_revision, known_revisions
 from app.settings import Settings, SettingsError, load_settings
@@ -115,14 +115,11 @@ def backup(settings: Settings, dest: Path) -> dict[str, Any]:
 def revision(settings: Settings) -> dict[str, Any]:
     if settings.is_sqlite:
         _source(settings)  # asking must not create an empty database
-    engine = make_engine(settings)
     try:
-        with engine.connect() as conn:
+        with one_connection(settings) as conn:
             current = current_revision(conn)
     except SQLAlchemyError as exc:
         raise ToolError(classify_database_error(exc).message) from None
-    finally:
-        engine.dispose()
     # Ahead: a newer release migrated this database (and this release may still serve it).
     return {
         "revision": current,

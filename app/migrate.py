@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import DatabaseSetupError, make_engine, sqlite_path
+from app.db import DatabaseSetupError, one_connection, sqlite_path
 from app.errors import classify_database_error
 from app.logging_setup import configure_logging
 from app.settings import Settings, SettingsError, load_settings
@@ -56,16 +56,12 @@ def _refuse_missing(settings: Settings) -> Path | None:
 
 def upgrade(settings: Settings, revision: str = "head") -> str | None:
     marker = _refuse_missing(settings)
-    engine = make_engine(settings)
-    try:
-        with engine.connect() as connection:
-            config = alembic_config(settings)
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-            connection.commit()
-            current = current_revision(connection)
-    finally:
-        engine.dispose()
+    with one_connection(settings) as connection:
+        config = alembic_config(settings)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+        current = current_revision(connection)
     if marker is not None and not marker.exists():
         marker.touch()
     return current
@@ -80,12 +76,8 @@ def schema_problem(settings: Settings) -> str:
     head, or ahead of it: a newer release migrated, and migrations stay backward compatible for one
     release), else why not (never migrated, or behind: the deploy's migration has not run)."""
     _refuse_missing(settings)
-    engine = make_engine(settings)
-    try:
-        with engine.connect() as connection:
-            current = current_revision(connection)
-    finally:
-        engine.dispose()
+    with one_connection(settings) as connection:
+        current = current_revision(connection)
     head = head_revision()
     if current is None:
         return f"the database has no schema revision; this release needs {head}"
