@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import docker, redact
+from . import docker, plan, redact
 from .config import Config
 
 
@@ -43,13 +43,7 @@ def run(cfg: Config, image_ref: str, settings: Path) -> dict[str, Any]:
             f"the database is the SQLite file {cfg.db_file} on this host: each release migrates it when it "
             "starts (after the swap's copy); `webappctl migrate` is for a database several hosts share"
         )
-    image = docker.image_id(image_ref)
-    if not image:
-        raise MigrateError(
-            f"the image {image_ref} is not on this host: deliver it first (deploy.yml ships it)"
-        )
-    if not settings.is_file():
-        raise MigrateError(f"no settings file at {settings}")
+    image = plan.delivered(image_ref, settings, MigrateError)
     scrub = redact.for_files([settings])
     before = _revision(cfg, image, settings, scrub)
     if before.get("revision") == before.get("head") or before.get("ahead"):

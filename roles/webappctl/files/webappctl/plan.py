@@ -135,16 +135,22 @@ def _copy_plan(cfg: Config, image_id: str, settings: str, copy: tuple[str, float
     return {"copy_from": name, "max_pause": max_pause}
 
 
+def delivered(image_ref: str, settings: Path, error: type[Exception]) -> str:
+    """The id of the image, once it and its settings file are on this host; `error` says which is not."""
+    image_id = docker.image_id(image_ref)
+    if not image_id:
+        raise error(
+            f"the image {image_ref} is not on this host: deliver it first (playbooks/deploy.yml ships it)"
+        )
+    if not settings.is_file():
+        raise error(f"no settings file at {settings}")
+    return image_id
+
+
 def deploy(
     cfg: Config, image_ref: str, staged: Path, txn_id: str, copy: tuple[str, float] | None = None
 ) -> dict[str, Any]:
-    image_id = docker.image_id(image_ref)
-    if not image_id:
-        raise Refused(
-            f"the image {image_ref} is not on this host: deliver it first (playbooks/deploy.yml ships it)"
-        )
-    if not staged.is_file():
-        raise Refused(f"no settings file at {staged}")
+    image_id = delivered(image_ref, staged, Refused)
     out = outgoing_of(cfg)
     _switch_guard(out, staged, copy)
     same = (
