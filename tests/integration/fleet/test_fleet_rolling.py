@@ -11,7 +11,9 @@ the state the one before left:
 3. a rolling deploy of a new image under a bounded load through the load balancer: no failed request,
    every acknowledged write in the database afterwards;
 4. a broken image, host 2 first in the rollout: host 2 rolled back, the rollout stopped, host 1 never
-   touched, still no failed request.
+   touched, still no failed request;
+5. rollback.yml under load rolls the fleet back the same way, one host at a time, to the release each
+   ran before the new image (the failed deploy of test 4 left host 2's record of it alone).
 
 What does not depend on the step before runs beside it: the setup builds the images while it starts
 the hosts, the database and moto; host 2 is configured while test 1 works on host 1 alone; the releases
@@ -416,3 +418,24 @@ def test_a_broken_image_on_host_2_is_rolled_back_and_stops_the_rollout(fleet: Fl
     # The rollout stopped at host 2: no task of the deploy play ran on host 1.
     deploy = proc.output.split("PLAY [Deploy the app, one host at a time]", 1)[1]
     assert f"[{A.name}]" not in deploy, deploy[-3000:]
+
+
+def test_rollback_rolls_the_fleet_back_one_host_at_a_time(fleet: Fleet):
+    both = fleet.where / "pg-both.yml"
+    with Load(LB, writers=2, readers=2) as load:
+        proc = fleet.play(both, "rollback.yml")
+    print(f"\nrolling rollback of 2 hosts: {load.report()}")
+    assert not load.failures, load.report()
+    assert load.acknowledged, load.report()
+    assert set(load.acknowledged) <= db_ids(fleet.pg)
+    for host in (A, B):
+        assert host.running_image() == image_id(V1), host.name
+    assert proc.output.count("TASK [alb : Take the host out of the load balancer") == 2, proc.output[-3000:]
+    # One host at a time (serial 1): a batch each, host 1 out, swapped and back in before host 2 began.
+    batches = proc.output.split("PLAY [Roll the app back to the previous release]")[1:]
+    assert len(batches) == 2, proc.output[-3000:]
+    for batch, (this, other) in zip(batches, ((A, B), (B, A)), strict=True):
+        assert f"[{this.name}]" in batch and f"[{other.name}]" not in batch, batch[-3000:]
+        assert "TASK [alb : Put the host back into the load balancer" in batch, batch[-3000:]
+    assert fleet.targets.states() == {A.name: "healthy", B.name: "healthy"}
+    assert SECRET not in proc.output and DB_PASSWORD not in proc.output
