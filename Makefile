@@ -13,7 +13,7 @@ VAULT_ARGS = $(if $(VAULT_PASSWORD_FILE),--vault-password-file $(VAULT_PASSWORD_
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help venv engine image demo demo-down run check lint test test-fast test-py test-molecule bench clean
+.PHONY: help venv engine image demo demo-down run check lint test test-fast test-py test-molecule bench bench-fleet demo-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ image: venv engine ## Build the app image ($(IMAGE)) and the reverse proxy image
 
 demo: image ## Rehearse site.yml locally: moto as AWS, a systemd container as the instance
 	scripts/rehearsal.sh up
+
+demo-scale: venv engine ## The rehearsal with 2 hosts behind a load balancer on PostgreSQL (app image with psycopg)
+	WITH_POSTGRES=true scripts/build-image.sh webapp:postgres
+	scripts/build-proxy-image.sh
+	scripts/build-postgres-image.sh
+	REHEARSAL_IMAGE=webapp:postgres scripts/rehearsal.sh up --scale 2
 
 demo-down: ## Tear the rehearsal down (instance, host container, emulator)
 	scripts/rehearsal.sh down
@@ -66,6 +72,12 @@ test: lint test-py test-molecule ## Everything CI runs
 
 bench: venv engine image ## Benchmarks (ratios measured side by side)
 	$(PY) bench/run.py
+
+bench-fleet: venv engine ## Throughput through a load balancer, 1 host and 2 hosts on PostgreSQL side by side
+	WITH_POSTGRES=true scripts/build-image.sh webapp:postgres
+	scripts/build-proxy-image.sh
+	scripts/build-postgres-image.sh
+	$(PY) bench/fleet_bench.py --image webapp:postgres
 
 clean: ## Remove caches and build outputs (not the venv or images)
 	rm -rf build .pytest_cache .ruff_cache .hypothesis .wheels

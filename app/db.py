@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,6 +80,17 @@ def make_engine(settings: Settings) -> Engine:
         _sqlite_pragmas(engine, settings)
         return engine
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+
+@contextlib.contextmanager
+def one_connection(settings: Settings) -> Iterator[Connection]:
+    """One connection on an engine of its own, disposed after it (the command-line tools' single use)."""
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 class Database:

@@ -3,9 +3,15 @@
     python -m app.dbtool backup DEST   online copy of the SQLite database, verified
     python -m app.dbtool check PATH    integrity and schema revision of a SQLite file
     python -m app.dbtool revision      schema revision of the configured database
+    python -m app.dbtool copy-check    is the configured database empty (to move a SQLite one into)?
+    python -m app.dbtool copy SOURCE [--deadline SECONDS]
+                                       copy the SQLite file SOURCE into the (empty) configured
+                                       database, verified row by row (app/copydb.py)
+    python -m app.dbtool copy-clear    empty the app's tables of the configured database (undo a copy)
 
 Each prints one JSON object on stdout. Exit 0 when all is well, 1 when the database or file is bad
-(the reason on stderr, and in the JSON for check), 2 for a usage or configuration mistake.
+(the reason on stderr, and in the JSON for check), 2 for a usage or configuration mistake, 3 when a
+copy is refused with nothing changed (copy-check: the target is not empty).
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import make_engine, sqlite_path
+from app import copydb
+from app.db import one_connection, sqlite_path
 from app.errors import classify_database_error
-from app.migrate import current_revision, head_revision
+from app.migrate import current_revision, head_revision, known_revisions
 from app.settings import Settings, SettingsError, load_settings
 
 
@@ -108,15 +115,17 @@ def backup(settings: Settings, dest: Path) -> dict[str, Any]:
 def revision(settings: Settings) -> dict[str, Any]:
     if settings.is_sqlite:
         _source(settings)  # asking must not create an empty database
-    engine = make_engine(settings)
     try:
-        with engine.connect() as conn:
+        with one_connection(settings) as conn:
             current = current_revision(conn)
     except SQLAlchemyError as exc:
         raise ToolError(classify_database_error(exc).message) from None
-    finally:
-        engine.dispose()
-    return {"revision": current, "head": head_revision()}
+    # Ahead: a newer release migrated this database (and this release may still serve it).
+    return {
+        "revision": current,
+        "head": head_revision(),
+        "ahead": current is not None and current not in known_revisions(),
+    }
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("backup", help="consistent online backup, then integrity_check").add_argument("dest")
     sub.add_parser("check", help="integrity_check and revision of a SQLite file").add_argument("path")
     sub.add_parser("revision", help="schema revision of the configured database")
+    sub.add_parser("copy-check", help="is the configured database empty?")
+    copy = sub.add_parser("copy", help="copy a SQLite file into the empty configured database, verified")
+    copy.add_argument("source")
+    copy.add_argument("--deadline", type=float, default=0, help="roll back beyond this many seconds")
+    sub.add_parser("copy-clear", help="empty the app's tables of the configured database")
     return parser
 
 
@@ -137,14 +151,29 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(env_file=Path(".env"))
             if args.command == "backup":
                 result = backup(settings, Path(args.dest).absolute())
+            elif args.command == "copy-check":
+                result = copydb.check(settings)
+                if not result["empty"]:
+                    print(json.dumps(result))
+                    return 3
+            elif args.command == "copy":
+                result = copydb.copy(settings, Path(args.source).absolute(), args.deadline)
+            elif args.command == "copy-clear":
+                result = copydb.clear(settings)
             else:
                 result = revision(settings)
     except SettingsError as exc:
         print(f"dbtool: configuration error: {exc}", file=sys.stderr)
         return 2
-    except (ToolError, OSError) as exc:
+    except copydb.CopyRefused as exc:
+        print(f"dbtool: {args.command}: refused, nothing changed: {exc}", file=sys.stderr)
+        return 3
+    except (ToolError, OSError, copydb.CopyFailed) as exc:
         print(f"dbtool: {args.command}: {exc}", file=sys.stderr)
         return getattr(exc, "status", 1)
+    except SQLAlchemyError as exc:
+        print(f"dbtool: {args.command}: {classify_database_error(exc).message}", file=sys.stderr)
+        return 1
     print(json.dumps(result))
     if result.get("integrity", "ok") != "ok":
         print(f"dbtool: {args.command}: integrity check failed", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""`python -m app.serve [UVICORN OPTIONS]`: migrate, then serve with uvicorn as the settings say.
+"""`python -m app.serve [UVICORN OPTIONS]`: migrate (or with MIGRATE_ON_START=false, check that the
+schema is not behind this release), then serve with uvicorn as the settings say.
 
 The container's entrypoint runs this. Workers, the concurrency limit, timeouts and proxy trust
 come from the settings (.env.example); options given on the command line come last and win, e.g.
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"serve: configuration error: {exc}", file=sys.stderr)
         return 2
-    status = migrate.main()
+    # With several hosts on one database the deploy migrates once, before any host switches.
+    status = migrate.main(check_only=not settings.migrate_on_start)
     if status != 0:
         return status
     args = [*uvicorn_args(settings), *(sys.argv[1:] if argv is None else argv)]

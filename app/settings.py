@@ -41,6 +41,8 @@ DEFAULTS: dict[str, str] = {
     "KEEP_ALIVE_TIMEOUT_S": "20",
     "GRACEFUL_SHUTDOWN_TIMEOUT_S": "8",
     "FORWARDED_ALLOW_IPS": "",  # empty: X-Forwarded-* headers are not trusted
+    # false: several hosts share one database and the deploy migrates it once, before any host switches
+    "MIGRATE_ON_START": "true",
     "APP_VERSION": "dev",
 }
 # A body is held in memory while it is read: the cap bounds LIMIT_CONCURRENCY x MAX_BODY_BYTES.
@@ -76,6 +78,7 @@ class Settings:
     keep_alive_timeout_s: int
     graceful_shutdown_timeout_s: int
     forwarded_allow_ips: str
+    migrate_on_start: bool
     app_version: str
     # Every variable the settings were read from, kept so the log filter can find secret values;
     # out of repr(), so printing the settings never prints the environment.
@@ -212,6 +215,7 @@ def load_settings(
             "GRACEFUL_SHUTDOWN_TIMEOUT_S", raw["GRACEFUL_SHUTDOWN_TIMEOUT_S"], 1, 3600
         ),
         forwarded_allow_ips=_forwarded_allow_ips(raw["FORWARDED_ALLOW_IPS"]),
+        migrate_on_start=_bool("MIGRATE_ON_START", raw["MIGRATE_ON_START"]),
         app_version=raw["APP_VERSION"].strip() or "dev",
         source={**config.file_values, **env},
     )

@@ -31,8 +31,14 @@ ssh_opts=(-i "$key" -o BatchMode=yes -o ConnectTimeout=3 -o LogLevel=ERROR
 ensure_key() {
   if [ ! -f "$key" ]; then
     mkdir -p "$key_dir" && chmod 700 "$key_dir"
-    ssh-keygen -q -t ed25519 -N '' -C "webapp-test-host" -f "$key"
-    log "generated $key"
+    # Hosts started side by side: one makes the key, the others wait for it.
+    (
+      flock 8
+      if [ ! -f "$key" ]; then
+        ssh-keygen -q -t ed25519 -N '' -C "webapp-test-host" -f "$key"
+        log "generated $key"
+      fi
+    ) 8>"$key_dir/.lock"
   fi
 }
 

@@ -3,7 +3,9 @@
 # AWS API and a local systemd container as the "instance", reached over ssh on 127.0.0.1.
 #
 #   scripts/rehearsal.sh up      provision + configure + deploy (re-run: converges, changes nothing)
-#   scripts/rehearsal.sh down    teardown.yml against the emulator, remove the host, stop the emulator
+#   scripts/rehearsal.sh up --scale N   the same with N hosts behind a load balancer on PostgreSQL
+#                                (app_database postgres, ec2_instance_count N; `make demo-scale`)
+#   scripts/rehearsal.sh down    teardown.yml against the emulator, remove the hosts, stop the emulator
 #   scripts/rehearsal.sh play PLAYBOOK [ARGS...]   any playbook against the rehearsal (deploy, backup...)
 #
 # Overrides: REHEARSAL_NAME (webapp-local), REHEARSAL_SSH_PORT (2200), REHEARSAL_APP_PORT (8000),
@@ -21,17 +23,30 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up)
+    scale=1
+    if [ "${1:-}" = --scale ]; then
+      scale=${2:-}
+      shift 2 || die "usage: scripts/rehearsal.sh up --scale N"
+      [[ "$scale" =~ ^[1-9][0-9]?$ ]] || die "--scale takes a number of hosts (got '$scale')"
+    fi
     docker image inspect "$REHEARSAL_IMAGE" >/dev/null 2>&1 \
       || die "image $REHEARSAL_IMAGE is missing: run 'make image' (or 'make demo', which builds it)"
     docker image inspect "$REHEARSAL_PROXY_IMAGE" >/dev/null 2>&1 \
       || die "image $REHEARSAL_PROXY_IMAGE is missing: run 'make image' (or 'make demo', which builds it)"
     rehearsal_moto_up
-    rehearsal_host_up
+    if [ "$scale" -gt 1 ]; then
+      rehearsal_scale_up "$scale"
+    else
+      rehearsal_scale_down
+      rehearsal_host_up
+    fi
     rehearsal_play "$here/playbooks/site.yml" "$@"
     url=http://127.0.0.1:$REHEARSAL_APP_PORT
+    where="on the local \"instance\" $REHEARSAL_NAME"
+    [ "$scale" -gt 1 ] && where="through the local load balancer $REHEARSAL_NAME-lb, on $scale hosts sharing PostgreSQL"
     cat <<MSG
 
-The app is running at $url (on the local "instance" $REHEARSAL_NAME, provisioned against moto).
+The app is running at $url ($where, provisioned against moto).
 Try it (writes need a token: scripts/rehearsal.sh play playbooks/token.yml -e token_name=me):
   curl -s $url/health
   curl -s -X POST $url/api/items -H 'content-type: application/json' -H 'Authorization: Bearer TOKEN' \\
@@ -55,6 +70,7 @@ MSG
         || rehearsal_log "teardown against the emulator failed; removing the host anyway"
     fi
     rehearsal_host_down
+    rehearsal_scale_down
     rehearsal_moto_down
     ;;
   *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

@@ -2,8 +2,11 @@
 # Make a throwaway PostgreSQL server for the tests and print its DSN on stdout (the last line).
 # Installs Debian's `postgresql` when missing, creates (once) a cluster named webapp-test on
 # 127.0.0.1:${PG_TEST_PORT:-55432} with a role that may create databases, and starts it.
-# Idempotent: a second run finds the cluster and only starts it when it is down.
+# Idempotent: a second run finds the cluster and only starts it when it is down. Runs side by side
+# (one per pytest-xdist worker) take turns: two starts at once made the second fail on a bound port.
 set -euo pipefail
+exec 9>/tmp/webapp-ensure-postgres.lock
+flock 9
 
 port=${PG_TEST_PORT:-55432}
 cluster=webapp-test
@@ -30,7 +33,7 @@ full_page_writes = off
 CONF
 fi
 if ! pg_lsclusters -h | awk -v c="$cluster" '$2 == c {print $4}' | grep -qx online; then
-  pg_ctlcluster "$version" "$cluster" start
+  pg_ctlcluster "$version" "$cluster" start 9>&-  # the server must not hold the lock
 fi
 port=$(pg_lsclusters -h | awk -v c="$cluster" '$2 == c {print $3}')
 

@@ -12,6 +12,8 @@ from pathlib import PurePosixPath
 import pytest
 
 HEAVIEST_FIRST: tuple[str, ...] = (
+    "tests/integration/fleet/test_fleet_rolling.py",
+    "tests/integration/aws/test_aws_fleet.py",
     "tests/integration/deploy/test_deploy_interrupted.py",
     "tests/integration/deploy_scripts/test_deploy_scripts_rehearsal.py",
     "tests/integration/deploy/test_deploy_host.py",

@@ -89,10 +89,14 @@ def _published_port(publish: Any) -> int | None:
     return _as_port(parts[-2]) if len(parts) in (2, 3) else None
 
 
-def ec2_instance_serving_problems(ports: Any, hostvars: Mapping[str, Any], hosts: Any) -> list[str]:
+def ec2_instance_serving_problems(
+    ports: Any, hostvars: Mapping[str, Any], hosts: Any, behind_load_balancer: bool = False
+) -> list[str]:
     """One sentence per host of hosts whose served ports the security group's ports do not match: a host
     with app_domain serves HTTPS on 443 and the redirect (and the certificate challenge) on 80, so the
-    ports must be exactly [80, 443]; a host without it serves plain HTTP on app_publish's host port."""
+    ports must be exactly [80, 443]; a host without it serves plain HTTP on app_publish's host port.
+    Behind a load balancer every host serves plain HTTP on app_publish's port (TLS ends at the load
+    balancer, which holds the domain's certificate)."""
     if isinstance(hosts, str) or not isinstance(hosts, list | tuple):
         raise AnsibleFilterError(
             "ec2_instance_serving_problems: hosts must be a list of inventory names, "
@@ -102,7 +106,7 @@ def ec2_instance_serving_problems(ports: Any, hostvars: Mapping[str, Any], hosts
     problems = []
     for host in hosts:
         variables = hostvars[host]
-        domain = variables.get("app_domain") or ""
+        domain = "" if behind_load_balancer else variables.get("app_domain") or ""
         if domain:
             if opened != _HTTPS_PORTS:
                 problems.append(

@@ -131,12 +131,14 @@ def secret() -> str:
 @dataclass
 class Mistake:
     """Inventory files over inventory/local (path under the extra inventory -> YAML), and what the
-    report must say: phrases, and the file (relative to the extra inventory) it must name."""
+    report must say: phrases, and the file (relative to the extra inventory) it must name. stops_at: the
+    task that stops the run, when it is not the validation's report (the fleet's shape is checked first)."""
 
     files: dict[str, dict]
     phrases: list[str]
     origin: str
     hosts: tuple[str, ...] = (HOST,)
+    stops_at: str | None = None
 
 
 GOOD_ENV = {"SECRET_KEY": "{{ vault_app_secret_key }}", "LOG_LEVEL": "INFO"}
@@ -192,9 +194,14 @@ MISTAKES = {
     # conflicting settings
     "sqlite-two-hosts": Mistake(
         {"hosts.yml": {"webapp": {"hosts": {"webapp-two": hostkit.host_vars(SSH_PORT)}}}},
-        ["keeps the data in SQLite", "holds 2 hosts", "Keep one host in webapp"],
+        [
+            "app_database is sqlite, and the inventory asks for 2 hosts",
+            f"in the webapp group: {HOST}, webapp-two",
+            "or keep one host (ec2_instance_count: 1)",
+        ],
         "",
         hosts=(HOST, "webapp-two"),
+        stops_at="Refuse several hosts on SQLite, and hosts that disagree on the database",
     ),
     "domain-without-https-ports": Mistake(
         {"group_vars/webapp/mistake.yml": {"app_domain": "app.example.com"}},
@@ -280,9 +287,14 @@ def test_site_stops_in_the_validation_play(rehearsal, secret, tmp_path, case):
     assert run.returncode != 0, output[-3000:]
     # Nothing ran after the validation: its report (or the gate after it) is the last task of the run.
     tasks = re.findall(r"^TASK \[(.+?)\]", run.stdout, re.M)
-    # (The controller's own checks may finish after a managed host's report: hosts run in lockstep.)
-    assert "validate : Report every problem found on this host" in tasks
+    if mistake.stops_at:  # a check before the validation's
+        assert tasks[-1] == mistake.stops_at, tasks
+        assert not [task for task in tasks if task.startswith("validate :")], tasks
+    else:
+        # (The controller's own checks may finish after a managed host's report: hosts run in lockstep.)
+        assert "validate : Report every problem found on this host" in tasks
     assert tasks[-1] in {
+        mistake.stops_at,
         "validate : Report every problem found on this host",
         "validate : Remember what passed on this host in this run",
         "Stop when a host has a problem",

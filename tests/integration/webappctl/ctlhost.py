@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 import requests
+from ansible.module_utils.parsing.convert_bool import boolean
 from support import hostkit, livecopy
 from support import testimages as images
 
@@ -92,9 +93,14 @@ class CtlHost:
 
     def render_caddyfile(self) -> str:
         template = (hostkit.ROOT / "roles" / "app" / "templates" / "Caddyfile.j2").read_text()
-        return jinja2.Template(template, keep_trailing_newline=True).render(
+        # The role's template uses Ansible's bool filter, which plain Jinja lacks.
+        env = jinja2.Environment(keep_trailing_newline=True, autoescape=False)  # noqa: S701 (a Caddyfile, not HTML)
+        env.filters["bool"] = boolean
+        return env.from_string(template).render(
             ansible_managed="test",
             app_domain="",
+            __app_proxy_domain="",
+            app_behind_load_balancer=False,
             app_proxy_tls="acme",
             app_proxy_acme_email="",
             app_proxy_hold_seconds=self.hold_seconds,

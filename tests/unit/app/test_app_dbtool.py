@@ -95,7 +95,15 @@ def test_backup_refuses_to_overwrite_the_live_database(make_settings, tmp_path: 
 def test_revision(make_settings, tmp_path: Path) -> None:
     upgrade(make_settings())
     result = dbtool(tmp_path, "revision")
-    assert json.loads(result.stdout) == {"revision": "0002", "head": "0002"}
+    assert json.loads(result.stdout) == {"revision": "0002", "head": "0002", "ahead": False}
+
+
+def test_revision_of_a_schema_a_newer_release_migrated_is_ahead(make_settings, tmp_path: Path) -> None:
+    upgrade(make_settings())
+    with sqlite3.connect(tmp_path / "data" / "app.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0003'")
+    result = dbtool(tmp_path, "revision")
+    assert json.loads(result.stdout) == {"revision": "0003", "head": "0002", "ahead": True}
 
 
 def test_revision_of_unreachable_database_is_a_clean_error(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ VALID = {
     "KEEP_ALIVE_TIMEOUT_S": "30",
     "GRACEFUL_SHUTDOWN_TIMEOUT_S": "4",
     "FORWARDED_ALLOW_IPS": "10.0.0.0/8, 172.18.0.2",
+    "MIGRATE_ON_START": "false",
     "APP_VERSION": "1.2.3",
 }
 EXPECTED_DEFAULTS = {
@@ -45,6 +46,7 @@ EXPECTED_DEFAULTS = {
     "keep_alive_timeout_s": 20,
     "graceful_shutdown_timeout_s": 8,
     "forwarded_allow_ips": "",
+    "migrate_on_start": True,
     "app_version": "dev",
 }
 ATTRIBUTE = {key: key.lower() for key in DEFAULTS}

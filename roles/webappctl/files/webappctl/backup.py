@@ -56,7 +56,8 @@ def take(
     db = cfg.db_file
     if db is None:
         raise BackupError(
-            "DATABASE_URL does not name a SQLite file on the data volume: back it up with its own tools"
+            "DATABASE_URL does not name a SQLite file on the data volume (PostgreSQL): back it up with its "
+            "own service; on RDS, playbooks/backup.yml takes a snapshot, and automated backups run daily"
         )
     source_dir = data_dir or cfg.data
     if not (source_dir / cfg.db_name).is_file():

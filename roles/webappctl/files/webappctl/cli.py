@@ -23,6 +23,7 @@ from . import (
     fsutil,
     journal,
     metrics,
+    migrate,
     proxy,
     redact,
     releases,
@@ -59,12 +60,31 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--image", required=True)
     deploy.add_argument("--settings", required=True, type=Path)
     deploy.add_argument("--digest", default="", help="what the controller deployed, for `converged`")
+    deploy.add_argument(
+        "--copy-from-sqlite",
+        default="",
+        metavar="NAME",
+        help="move the SQLite database NAME on the data volume into the new settings' (empty) database",
+    )
+    deploy.add_argument(
+        "--max-pause",
+        type=float,
+        default=25,
+        help="with --copy-from-sqlite: the longest the copy may hold writes",
+    )
     rollback = txn_command("rollback", "go back to the previous release")
     rollback.add_argument("--restore-database", action="store_true")
     rollback.add_argument("--host", default=socket.gethostname())
     restore = txn_command("restore", "put a verified backup in place of the live database")
     restore.add_argument("--file", required=True, type=Path)
     restore.add_argument("--label", default="")
+    schema = sub.add_parser(
+        "migrate", help="migrate a shared database to IMAGE's schema, once, before any swap"
+    )
+    schema.add_argument("--image", required=True)
+    schema.add_argument("--settings", required=True, type=Path)
+    schema.add_argument("--wait", type=float, help="seconds to wait for a live holder of the lock")
+    schema.add_argument("--by", default="")
     take = sub.add_parser("backup", help="take a consistent, verified backup now")
     take.add_argument("--subdir", default="")
     take.add_argument("--keep", type=int)
@@ -109,9 +129,23 @@ def _status(cfg: config.Config) -> dict[str, Any]:
     }
 
 
+def _migrate(cfg: config.Config, args: argparse.Namespace) -> dict[str, Any]:
+    cfg.releases.mkdir(mode=0o755, parents=True, exist_ok=True)
+    with Lock(cfg.releases, "migrate", _owner(args.by), cfg.lock_lease) as lock:
+        lock.acquire(float(args.wait if args.wait is not None else cfg.lock_wait))
+        run.finish_unfinished(cfg, journal.Journal(cfg.txn_dir), lock)
+        result = migrate.run(cfg, args.image, args.settings.absolute())
+    result["notes"] = lock.notes
+    return result
+
+
 def _backup(cfg: config.Config, args: argparse.Namespace) -> dict[str, Any]:
     if not cfg.releases.is_dir():
         raise backup.BackupError("the app was never deployed here: run playbooks/deploy.yml first")
+    if cfg.db_file is None and args.defer is not None:
+        # The timer on a host whose database lives elsewhere (PostgreSQL): nothing here to back up.
+        message = "the database is not a SQLite file on this host: its own service backs it up (RDS)"
+        return {"state": "unchanged", "changed": False, "message": message}
     wait = float(
         args.defer if args.defer is not None else args.wait if args.wait is not None else cfg.lock_wait
     )
@@ -158,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 params["wait"] = args.wait
             if args.command == "deploy":
                 params.update(image=args.image, settings=str(args.settings.absolute()), digest=args.digest)
+                if args.copy_from_sqlite:
+                    params.update(copy_from=args.copy_from_sqlite, max_pause=args.max_pause)
             elif args.command == "rollback":
                 params.update(restore_database=args.restore_database, host=args.host)
             else:
@@ -172,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run.recover(cfg, _owner(args.by))
         elif args.command == "backup":
             result = _backup(cfg, args)
+        elif args.command == "migrate":
+            result = _migrate(cfg, args)
         elif args.command == "metrics":
             result = metrics.publish(cfg, list(metrics.INTERVALS) if args.all else None)
         elif args.command == "verify":
@@ -182,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     except (
         config.ConfigError,
         backup.BackupError,
+        migrate.MigrateError,
         LockBusy,
         docker.DockerError,
         awscli.AwsError,

@@ -69,3 +69,48 @@ def revision(cfg: Config, image: str) -> str | None:
         "revision",
     )
     return report.get("revision")
+
+
+# --- moving a SQLite database into the shared one (a deploy with copy_from) -------------------------------
+def _shared(
+    cfg: Config, image: str, settings: str, mounts: dict[str, str], *args: str
+) -> tuple[int, dict[str, Any], str]:
+    """A one-off run on the app's network with the release's settings (it reaches the shared database)."""
+    argv = [*DBTOOL, *args]
+    proc = docker.run(
+        *docker.oneoff_args(cfg, image, mounts, {}, argv, network=cfg.network, env_file=settings),
+        check=False,
+        timeout=3600,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    report = json.loads(lines[-1]) if lines else {}
+    detail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:]) or "no output"
+    return proc.returncode, report, detail
+
+
+def copy_check(cfg: Config, image: str, settings: str) -> dict[str, Any]:
+    """{"empty": bool, "holding": {table: rows}} of the shared database; raises when it cannot be read."""
+    rc, report, detail = _shared(cfg, image, settings, {}, "copy-check")
+    if rc not in (0, 3) or "empty" not in report:
+        raise DbToolError(f"dbtool copy-check failed (exit {rc}): {detail}")
+    return report
+
+
+def copy(
+    cfg: Config, image: str, settings: str, source_dir: Path, db_name: str, deadline: float
+) -> dict[str, Any]:
+    """Copy source_dir/db_name into the shared database, verified; raises (the copy rolled back) if not."""
+    mounts = {str(source_dir): "/source"}
+    rc, report, detail = _shared(
+        cfg, image, settings, mounts, "copy", f"/source/{db_name}", "--deadline", f"{deadline:g}"
+    )
+    if rc != 0 or "tables" not in report:
+        raise DbToolError(f"dbtool copy failed (exit {rc}): {detail}")
+    return report
+
+
+def copy_clear(cfg: Config, image: str, settings: str) -> dict[str, Any]:
+    rc, report, detail = _shared(cfg, image, settings, {}, "copy-clear")
+    if rc != 0:
+        raise DbToolError(f"dbtool copy-clear failed (exit {rc}): {detail}")
+    return report

@@ -108,17 +108,26 @@ def release_args(
 
 
 def oneoff_args(
-    cfg: Config, image: str, mounts: dict[str, str], env: dict[str, str], argv: list[str]
+    cfg: Config,
+    image: str,
+    mounts: dict[str, str],
+    env: dict[str, str],
+    argv: list[str],
+    network: str = "none",
+    env_file: str = "",
 ) -> list[str]:
-    """A locked-down one-off run of the image (no network, read-only, the app user)."""
+    """A locked-down one-off run of the image (read-only, the app user; no network unless one is
+    named, for a database elsewhere)."""
     args = [
         "run",
         "--rm",
         "--network",
-        "none",
+        network,
         *hardening_args(cfg, ["no-new-privileges"]),
         *limit_args(cfg.oneoff),
     ]
+    if env_file:
+        args += ["--env-file", env_file]
     for host, inside in mounts.items():
         args += ["--volume", f"{host}:{inside}"]
     for key, value in env.items():

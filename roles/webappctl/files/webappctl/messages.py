@@ -56,6 +56,14 @@ def committed(cfg: Config, txn: Txn) -> str:
         )
     elif kind == "rollback":
         head += " Database left as it was (same schema revision)."
+    copied = txn.facts.get("copied")
+    if copied:
+        tables = ", ".join(f"{rows['rows']} {name}" for name, rows in copied.get("tables", {}).items())
+        head += (
+            f" Moved the SQLite database {args.get('copy_from')} into the new database in "
+            f"{copied.get('seconds')}s: {tables}, row counts and the checksum of every row verified; the "
+            f"SQLite file stays in {cfg.data}."
+        )
     return head + _backup(txn) + _hold(txn.facts)
 
 
@@ -102,6 +110,13 @@ def undone(cfg: Config, txn: Txn) -> str:
     else:
         lines.append(
             f"Undone: the release that ran before, {_ref(out)}, was not running and is left stopped;"
+        )
+    if facts.get("copy_cleared"):
+        lines.append("the copy in the new database was emptied again (the move can be tried again);")
+    elif facts.get("copy_clear_error"):
+        lines.append(
+            f"the copy in the new database could NOT be emptied ({facts['copy_clear_error']}): empty it "
+            "before trying the move again;"
         )
     if facts.get("db_restored"):
         lines.append(

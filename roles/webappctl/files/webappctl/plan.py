@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import backup, dbfiles, dbtool, docker, fsutil, proxy, releases
+from . import backup, dbfiles, dbtool, docker, fsutil, proxy, redact, releases
 from .config import Config
 
 
@@ -80,15 +80,79 @@ def _guard(cfg: Config, action: str) -> None:
         )
 
 
-def deploy(cfg: Config, image_ref: str, staged: Path, txn_id: str) -> dict[str, Any]:
+def _engine(settings: str | Path | None) -> str:
+    """ "sqlite", "postgresql"... of a settings file's DATABASE_URL ("" when it has none)."""
+    url = redact.read_settings(Path(settings)).get("DATABASE_URL", "") if settings else ""
+    return url.split(":", 1)[0].split("+", 1)[0] if ":" in url else ""
+
+
+def _switch_guard(out: dict[str, Any], staged: Path, copy: tuple[str, float] | None) -> None:
+    """A deploy never moves the app to another kind of database by itself: it would start on an empty one
+    (or an old one) while the data stays behind."""
+    was, now = _engine(out.get("settings")), _engine(staged)
+    if copy and was != "sqlite":
+        raise Refused(
+            "moving a SQLite database is asked for, but the running release is not on SQLite "
+            f"({was or 'no release runs'}). Nothing was changed."
+        )
+    if copy or not out.get("container_id") or not was or not now or was == now:
+        return
+    if was == "sqlite":
+        raise Refused(
+            f"the running release is on SQLite and this deploy would start the app on {now}, without its "
+            "data: move the data with playbooks/migrate-to-postgres.yml (it copies and verifies every row "
+            "during a short write pause). Nothing was changed."
+        )
+    raise Refused(
+        f"the running release is on {was} and this deploy would start the app on {now}, without its data: "
+        "going back to SQLite is a copy the other way (README_DEPLOYMENT, When one instance is not enough). "
+        "Nothing was changed."
+    )
+
+
+def _copy_plan(cfg: Config, image_id: str, settings: str, copy: tuple[str, float]) -> dict[str, Any]:
+    name, max_pause = copy
+    if cfg.db_file is not None:
+        raise Refused(
+            f"the new settings' database is the SQLite file {cfg.db_file}: there is nothing to move. "
+            "Nothing was changed."
+        )
+    if "/" in name or not (cfg.data / name).is_file():
+        raise Refused(f"no SQLite database {name} in {cfg.data} to move. Nothing was changed.")
+    try:
+        target = dbtool.copy_check(cfg, image_id, settings)
+    except (dbtool.DbToolError, docker.DockerError) as exc:
+        raise Refused(f"the new database could not be checked: {exc}. Nothing was changed.") from None
+    if not target.get("empty"):
+        holding = ", ".join(
+            f"{t} ({n if n >= 0 else 'not the app'})" for t, n in target.get("holding", {}).items()
+        )
+        raise Refused(
+            f"the target database is not empty (it holds {holding}): moving {name} into it would mix two "
+            "databases. Give an empty database (a new RDS instance, or drop what is in it). Nothing was "
+            "changed."
+        )
+    return {"copy_from": name, "max_pause": max_pause}
+
+
+def delivered(image_ref: str, settings: Path, error: type[Exception]) -> str:
+    """The id of the image, once it and its settings file are on this host; `error` says which is not."""
     image_id = docker.image_id(image_ref)
     if not image_id:
-        raise Refused(
+        raise error(
             f"the image {image_ref} is not on this host: deliver it first (playbooks/deploy.yml ships it)"
         )
-    if not staged.is_file():
-        raise Refused(f"no settings file at {staged}")
+    if not settings.is_file():
+        raise error(f"no settings file at {settings}")
+    return image_id
+
+
+def deploy(
+    cfg: Config, image_ref: str, staged: Path, txn_id: str, copy: tuple[str, float] | None = None
+) -> dict[str, Any]:
+    image_id = delivered(image_ref, staged, Refused)
     out = outgoing_of(cfg)
+    _switch_guard(out, staged, copy)
     same = (
         out.get("running")
         and out["image_id"] == image_id
@@ -99,8 +163,10 @@ def deploy(cfg: Config, image_ref: str, staged: Path, txn_id: str) -> dict[str, 
     if same:
         raise Unchanged(f"{image_ref} ({short(image_id)}) already runs with these settings; nothing changed.")
     _guard(cfg, "deploy")
+    moving = _copy_plan(cfg, image_id, str(staged), copy) if copy else {}
     settings = releases.install_settings(cfg, staged, txn_id)
     return {
+        **moving,
         "description": f"Deploy of {image_ref} ({short(image_id)})",
         "target": {
             "image": image_ref,
@@ -109,7 +175,9 @@ def deploy(cfg: Config, image_ref: str, staged: Path, txn_id: str) -> dict[str, 
             "alias": _alias(cfg, txn_id),
         },
         "outgoing": out,
-        "backup_db": image_id != out.get("image_id"),
+        # Moving a database: the SQLite file as the stopped release left it is cloned, copied from, and
+        # kept as a verified backup.
+        "backup_db": image_id != out.get("image_id") or bool(moving),
         "db_existed": dbfiles.exists(cfg),
         "backup_tag": "pre-deploy",
         "backup_dir": str(cfg.pre_deploy_dir),
@@ -143,6 +211,14 @@ def rollback(cfg: Config, restore_database: bool, txn_id: str, host: str) -> dic
         )
     _guard(cfg, "rollback")
     out = outgoing_of(cfg)
+    if restore_database and cfg.db_file is None:
+        raise Refused(
+            "the database is not a SQLite file on this host (PostgreSQL, shared by every host): a rollback "
+            "never restores it; migrations stay backward compatible for one release, so the previous "
+            "release serves the schema as it is. Roll back without rollback_restore_database (or restore "
+            "the database to a point in time with playbooks/restore.yml). Nothing was changed."
+        )
+    _same_database(prev, out.get("settings") or cfg.env_file, host)
     live = dbtool.revision(cfg, out.get("image_id") or cur["image_id"]) if dbfiles.exists(cfg) else None
     restore_from, label = "", ""
     if live != prev.get("revision") and not restore_database:
@@ -199,6 +275,23 @@ def rollback(cfg: Config, restore_database: bool, txn_id: str, host: str) -> dic
         "backup_dir": str(cfg.pre_deploy_dir),
         "backup_label": releases.label_of(out.get("image_id") or cur["image_id"]),
     }
+
+
+def _same_database(prev: dict[str, Any], running_settings: str, host: str) -> None:
+    """A rollback keeps the database: the previous release going back to another one (it ran on
+    SQLite before the move to PostgreSQL) would leave every write made since behind."""
+    settings = prev.get("settings")
+    if not settings or not Path(settings).is_file():
+        return
+    was = redact.read_settings(Path(settings)).get("DATABASE_URL", "")
+    now = redact.read_settings(Path(running_settings)).get("DATABASE_URL", "")
+    if was != now:
+        raise Refused(
+            f"the previous release {prev.get('image')} on {host} ran on another database (its DATABASE_URL "
+            "differs from the running release's): rolling back would switch the app back to that database "
+            "and leave the writes made since behind. Deploy that image with today's settings instead: "
+            f"ansible-playbook playbooks/deploy.yml -e app_image={prev.get('image')}. Nothing was changed."
+        )
 
 
 def _verified(cfg: Config, source: Path, stage: Path, image_id: str) -> dict[str, Any]:

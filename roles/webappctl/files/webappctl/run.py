@@ -138,7 +138,12 @@ def execute(cfg: Config, txn_id: str, kind: str, params: dict[str, Any], owner: 
 
 def _plan(cfg: Config, kind: str, params: dict[str, Any], txn_id: str) -> dict[str, Any]:
     if kind == "deploy":
-        return plan.deploy(cfg, params["image"], Path(params["settings"]), txn_id)
+        copy = (
+            (str(params["copy_from"]), float(params.get("max_pause", 25)))
+            if params.get("copy_from")
+            else None
+        )
+        return plan.deploy(cfg, params["image"], Path(params["settings"]), txn_id, copy)
     if kind == "rollback":
         return plan.rollback(cfg, bool(params.get("restore_database")), txn_id, params.get("host", ""))
     if kind == "restore":

@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,14 +148,35 @@ class Swap:
                 timeout=self.cfg.container.stop_timeout + 60,
             )
 
+    @property
+    def sqlite(self) -> Config:
+        """The configuration naming the SQLite file this swap copies: the live one, or the one a move to
+        a shared database takes its data from."""
+        moving = self.args.get("copy_from")
+        return replace(self.cfg, db_name=str(moving)) if moving else self.cfg
+
     def step_backup(self) -> None:
-        if not self.args.get("backup_db") or not dbfiles.exists(self.cfg):
+        if not self.args.get("backup_db") or not dbfiles.exists(self.sqlite):
             return
         clone_dir = dbfiles.ensure_work_dir(self.cfg, f"clone-{self.txn.id}")
-        info = dbfiles.clone_into(self.cfg, clone_dir)
+        info = dbfiles.clone_into(self.sqlite, clone_dir)
         self.txn.note(clone_dir=str(clone_dir), clone=info)
 
     def step_place_db(self) -> None:
+        if self.args.get("copy_from") and not self.facts.get("copied"):
+            # The SQLite file as the stopped release left it, into the shared database, verified; a failure
+            # or the deadline rolls the copy back (one transaction) and the swap is undone.
+            clone_dir = Path(self.facts["clone_dir"])
+            remaining = float(self.args.get("max_pause", 25)) - (time.time() - float(self.facts["held_at"]))
+            if remaining <= 0:
+                raise dbtool.DbToolError(
+                    "no time was left within the longest write pause to copy the database"
+                )
+            self.txn.note(copying=True)
+            name = str(self.args["copy_from"])
+            target = self.target
+            report = dbtool.copy(self.cfg, target["image_id"], target["settings"], clone_dir, name, remaining)
+            self.txn.note(copied=report)
         source = self.args.get("restore_from")
         if source:
             aside = dbfiles.replace(self.cfg, Path(source), "replaced", self.facts, self.txn.save)
@@ -209,7 +231,7 @@ class Swap:
         staging = dest / ".incoming"
         staging.mkdir(mode=0o700, exist_ok=True)
         os.chown(str(staging), self.cfg.uid, self.cfg.gid)
-        db_name = self.cfg.db_name
+        db_name = self.sqlite.db_name
         report = dbtool.backup(self.cfg, image, clone_dir, db_name, staging, name)
         produced = staging / name
         os.chown(str(produced), 0, 0)
@@ -261,7 +283,11 @@ class Swap:
         elif self.txn.kind == "restore":
             restored = {"from": self.args.get("restore_label"), "at": new_current["deployed_at"]}
             new_current = {**cur, "alias": self.target["alias"], "txn": self.txn.id, "restored": restored}
-        elif cur.get("image_id") and cur.get("image_id") != self.target["image_id"]:
+        elif cur.get("image_id") and (
+            cur.get("image_id") != self.target["image_id"] or self.args.get("copy_from")
+        ):
+            # A move onto the shared database keeps the release that ran on SQLite as the previous one, the
+            # same image or not: a rollback then says it ran on another database rather than finding none.
             new_previous = {**_release_fields(cur), **paired}
         releases.write_pair(self.cfg, new_current, new_previous)
         if self.txn.kind == "deploy" and self.args.get("digest"):
@@ -299,6 +325,14 @@ class Swap:
             docker.run("rm", "--force", self.incoming)
 
     def step_undo_db(self) -> None:
+        if self.facts.get("copying") and not self.facts.get("copy_cleared"):
+            # The copy committed (or may have): the shared database is emptied again, so that the move can
+            # be tried again on an empty target.
+            try:
+                dbtool.copy_clear(self.cfg, self.target["image_id"], self.target["settings"])
+                self.txn.note(copy_cleared=True)
+            except (dbtool.DbToolError, docker.DockerError) as exc:
+                self.txn.note(copy_clear_error=str(exc))
         touched = self.facts.get("incoming_started") or self.facts.get("replace_replaced")
         if not touched or not self.cfg.db_file:
             return
