@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 _random = bytearray()
 
@@ -28,4 +27,6 @@ def new_id() -> str:
     value = bytearray(millis.to_bytes(6, "big") + _random_bytes(10))
     value[6] = 0x70 | (value[6] & 0x0F)  # version 7
     value[8] = 0x80 | (value[8] & 0x3F)  # RFC 9562 variant
-    return str(uuid.UUID(bytes=bytes(value)))
+    # The canonical text of uuid.UUID(bytes=...), without building the object (a third of the time).
+    h = value.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

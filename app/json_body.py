@@ -62,7 +62,3 @@ def parse_json(body: bytes) -> Any:
         raise ApiError(400, "invalid_json", "request body is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, and our own rejections above
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
-
-
-async def read_json(request: Request, limit: int) -> Any:
-    return parse_json(await read_body(request, limit))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -16,3 +17,9 @@ except SettingsError as exc:
     raise SystemExit(2) from None
 
 app = create_app(settings)
+
+# What the imports made (modules, SQLAlchemy's and Starlette's objects) lives as long as the process.
+# Frozen, the collector's full passes skip it: they walked some 65k objects, a pause of 10-20 ms on
+# the event loop every few thousand requests under load (p99, and about a fifth of POST throughput).
+gc.collect()
+gc.freeze()

@@ -48,7 +48,16 @@ def _check_tree(data: Any, max_depth: int) -> None:
             raise _invalid("data contains a string that is not valid Unicode")
 
 
-def validate_item(payload: Any, max_depth: int) -> ItemInput:
+def _plainly_valid(source: bytes, max_depth: int) -> bool:
+    """Whether the JSON text alone shows that its tree passes _check_tree: each level of nesting
+    opens with a bracket, so text with no more brackets than levels allowed nests no deeper
+    (brackets in strings only add to the count), and strict UTF-8 text decodes to a lone surrogate
+    only through a \\u escape."""
+    return b"\\u" not in source and source.count(b"{") + source.count(b"[") <= max_depth
+
+
+def validate_item(payload: Any, max_depth: int, source: bytes | None = None) -> ItemInput:
+    """source: the JSON text payload was parsed from, if any; a plain one spares the walk of the tree."""
     if not isinstance(payload, dict):
         raise _invalid("body must be a JSON object with fields name and data")
     missing, extra = FIELDS - payload.keys(), payload.keys() - FIELDS
@@ -65,5 +74,6 @@ def validate_item(payload: Any, max_depth: int) -> ItemInput:
         raise _invalid("name must be valid Unicode without NUL characters")
     if not isinstance(data, dict):
         raise _invalid("data must be a JSON object")
-    _check_tree(data, max_depth)
+    if source is None or not _plainly_valid(source, max_depth):
+        _check_tree(data, max_depth)
     return ItemInput(name=name, data=data)

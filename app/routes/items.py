@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from app.errors import ApiError
 from app.ids import new_id
-from app.json_body import read_json
+from app.json_body import parse_json, read_body
 from app.pagination import decode_cursor, parse_limit
 from app.render import JSONBytes, page_json
 from app.routes.guard import authorize
@@ -47,8 +47,8 @@ def _found(body: str | None) -> Response:
 
 async def _item_input(request: Request) -> ItemInput:
     settings = settings_of(request)
-    payload = await read_json(request, settings.max_body_bytes)
-    return validate_item(payload, settings.max_json_depth)
+    body = await read_body(request, settings.max_body_bytes)
+    return validate_item(parse_json(body), settings.max_json_depth, body)
 
 
 async def create_item(request: Request) -> Response:

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,34 @@ def test_conflicting_write_is_a_409(client) -> None:
     from app.errors import classify_database_error
 
     assert classify_database_error(sqlite3.IntegrityError("UNIQUE constraint failed")).status == 409
+
+
+def test_locked_database_fails_a_batch_of_rows_at_once(make_settings, tmp_path: Path) -> None:
+    # A database failure is no write's fault: the batch fails after one busy wait, not one per write.
+    settings = make_settings(SQLITE_BUSY_TIMEOUT_MS="300")
+    upgrade(settings)
+    data = tmp_path / "data"
+
+    async def scenario() -> list[object]:
+        store = SqliteStore(settings)
+        with (data / "app.db-writer.lock").open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # the writes below queue up into one batch
+            tasks = [
+                asyncio.ensure_future(store.create_item(new_id(), ItemInput(f"n{n}", {}))) for n in range(4)
+            ]
+            await asyncio.sleep(0)
+            fcntl.flock(held, fcntl.LOCK_UN)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await store.close()
+        return results
+
+    holder = sqlite3.connect(data / "app.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        results = asyncio.run(scenario())
+        elapsed = time.monotonic() - started
+    finally:
+        holder.close()
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results), results
+    assert elapsed < 1.0, f"{elapsed:.2f} s: the writes waited for the lock one by one"
