@@ -51,7 +51,8 @@ COPY app/ /app/app/
 RUN python3 -m compileall -q /app/app \
  && cd /app && /opt/venv/bin/python -c "import app.main, app.serve, app.tokens, app.dbtool, app.migrate, \
       app.store.sqlite, app.store.sql, alembic.command, alembic.ddl, alembic.runtime.migration, \
-      alembic.script, alembic.operations, uvicorn.loops.uvloop, uvicorn.protocols.http.httptools_impl, \
+      alembic.script, alembic.operations, app.http_protocol, uvicorn.loops.asyncio, \
+      uvicorn.protocols.http.httptools_impl, \
       uvicorn.protocols.http.h11_impl, uvicorn.protocols.websockets.auto, uvicorn.lifespan.on, \
       uvicorn.supervisors.multiprocess, multiprocessing.spawn, multiprocessing.synchronize, \
       concurrent.futures.thread, urllib.request, sqlalchemy.dialects.postgresql, sqlalchemy.sql.default_comparator" \

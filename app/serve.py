@@ -18,6 +18,7 @@ from app.settings import Settings, SettingsError, load_settings
 
 LOG_CONFIG = Path(__file__).with_name("logging.json")
 PORT = 8000
+HTTP_PROTOCOL = "app.http_protocol:NoDelayHttpToolsProtocol"
 # Every interface of the container: Docker publishes (or the proxy network reaches) the port.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 
@@ -35,6 +36,10 @@ def uvicorn_args(
         f"--timeout-graceful-shutdown={settings.graceful_shutdown_timeout_s}",
         f"--log-config={LOG_CONFIG}",
         f"--log-level={settings.log_level.lower()}",
+        # The standard loop serves as fast here and fairly: uvloop let some of 64 busy connections
+        # wait ten turns of the loop (p99 200-290 ms for a page of 50 on one worker, asyncio 24 ms).
+        "--loop=asyncio",
+        f"--http={HTTP_PROTOCOL}",
     ]
     if settings.forwarded_allow_ips:
         # Behind the reverse proxy: its X-Forwarded-For/-Proto name the client in logs and URLs.

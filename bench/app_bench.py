@@ -80,11 +80,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(target: str, cwd: Path, env: dict[str, str], probe: str) -> Iterator[str]:
-    """uvicorn with the options the container's entrypoint gives it (app/serve.py), on loopback."""
+def serve(target: str, cwd: Path, env: dict[str, str], probe: str, cpus: tuple[str, ...]) -> Iterator[str]:
+    """uvicorn with the options the container's entrypoint gives it (app/serve.py), on loopback;
+    `cpus` prefixes the command (taskset) when the server gets cores of its own."""
     port = free_port()
     settings = load_settings(environ=env, cwd=cwd)
-    command = [sys.executable, "-m", "uvicorn", *uvicorn_args(settings, target, "127.0.0.1", port)]
+    command = [*cpus, sys.executable, "-m", "uvicorn", *uvicorn_args(settings, target, "127.0.0.1", port)]
     log = (cwd / f"{target.split(':')[0]}.log").open("wb")
     server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -102,12 +103,15 @@ def serve(target: str, cwd: Path, env: dict[str, str], probe: str) -> Iterator[s
         log.close()
 
 
-def wrk(binary: str, url: str, duration: int, script: str = "") -> dict[str, float]:
+def wrk(
+    binary: str, url: str, duration: int, script: str = "", cpus: tuple[str, ...] = ()
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script + LUA_DONE)
     try:
         out = subprocess.run(
-            [binary, "-t2", f"-c{CONCURRENCY}", f"-d{duration}s", "--timeout", "10s", "-s", lua.name, url],
+            [*cpus, binary, "-t2", f"-c{CONCURRENCY}", f"-d{duration}s", "--timeout", "10s", "-s", lua.name,
+             url],
             capture_output=True, text=True, check=True, timeout=duration + 60,
         ).stdout  # fmt: skip
     finally:
@@ -161,9 +165,24 @@ def count_rows(path: Path) -> int:
         return conn.execute("SELECT count(*) FROM items").fetchone()[0]
 
 
-def paired(binary: str, bare_url: str, url: str, duration: int, rounds: int, script: str = "") -> dict:
+def placement(workers: int, pin: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """taskset prefixes for the servers and for wrk: with --pin, and a core left over by the
+    workers, the servers get the first `workers` cores and wrk the rest, as a client on another
+    machine would leave the server its cores; otherwise nothing is pinned."""
+    cores = os.cpu_count() or 1
+    if not pin or workers >= cores:
+        return (), ()
+    return ("taskset", "-c", f"0-{workers - 1}"), ("taskset", "-c", f"{workers}-{cores - 1}")
+
+
+def paired(
+    binary: str, bare_url: str, url: str, duration: int, rounds: int, script: str, client: tuple[str, ...]
+) -> dict:
     """The workload and the baseline, alternating; totals over the rounds, median p99s."""
-    runs = [(wrk(binary, bare_url, duration), wrk(binary, url, duration, script)) for _ in range(rounds)]
+    runs = [
+        (wrk(binary, bare_url, duration, cpus=client), wrk(binary, url, duration, script, client))
+        for _ in range(rounds)
+    ]
 
     def total(side: int) -> dict[str, float]:
         stats = [run[side] for run in runs]
@@ -179,7 +198,10 @@ def paired(binary: str, bare_url: str, url: str, duration: int, rounds: int, scr
     return {"bare": total(0), "app": total(1)}
 
 
-def run_workers(binary: str, duration: int, rounds: int, workers: int) -> dict[str, dict[str, float]]:
+def run_workers(
+    binary: str, duration: int, rounds: int, workers: int, pin: bool
+) -> dict[str, dict[str, float]]:
+    server, client = placement(workers, pin)
     with tempfile.TemporaryDirectory(prefix="webapp-bench-") as tmp:
         cwd = Path(tmp)
         env = {
@@ -196,8 +218,8 @@ def run_workers(binary: str, duration: int, rounds: int, workers: int) -> dict[s
         post = LUA_POST.replace("TOKEN", token)
         results: dict[str, dict[str, float]] = {}
         with (
-            serve("bench.bare_app:app", cwd, env, "/") as bare,
-            serve("app.main:app", cwd, env, "/health") as url,
+            serve("bench.bare_app:app", cwd, env, "/", server) as bare,
+            serve("app.main:app", cwd, env, "/health", server) as url,
         ):
             bare += "/"
             for key, target, script in [
@@ -206,7 +228,7 @@ def run_workers(binary: str, duration: int, rounds: int, workers: int) -> dict[s
                 ("write", f"{url}/api/items", post),
             ]:
                 before = count_rows(db_file)
-                pair = paired(binary, bare, target, duration, rounds, script)
+                pair = paired(binary, bare, target, duration, rounds, script, client)
                 results[key], results[f"bare_{key}"] = pair["app"], pair["bare"]
                 if key == "write":
                     results[key]["stored"] = count_rows(db_file) - before
@@ -245,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run (default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="baseline/workload pairs (default 3)")
     parser.add_argument("--workers", default="1,2", help="worker counts to compare (default 1,2)")
+    parser.add_argument(
+        "--pin", action="store_true", help="servers and wrk on separate cores where the workers leave one"
+    )
     args = parser.parse_args(argv)
     binary = ensure_wrk()
     counts = [int(n) for n in args.workers.split(",")]
-    runs = {n: run_workers(binary, args.duration, args.rounds, n) for n in counts}
+    runs = {n: run_workers(binary, args.duration, args.rounds, n, args.pin) for n in counts}
     with tempfile.TemporaryDirectory(prefix="webapp-bench-raw-") as tmp:
         raw_rate = raw_sqlite_inserts(Path(tmp) / "raw.db", min(args.duration, 5))
     print(f"raw SQLite inserts (one commit each, synchronous=FULL, WAL): {raw_rate:.0f}/s")
