@@ -18,7 +18,7 @@ INET = (socket.AF_INET, socket.AF_INET6)
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in INET:
             # OSError: the connection is already gone, which uvicorn finds out on its own.
