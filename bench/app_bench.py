@@ -1,6 +1,6 @@
 """HTTP load on the app with wrk (64 connections), as ratios to baselines measured in the same run.
 
-    python bench/app_bench.py [--duration SECONDS] [--rounds N] [--workers 1,2]
+    python bench/app_bench.py [--duration SECONDS] [--rounds N] [--workers 1,2] [--pin]
 
 For each worker count, side by side: a bare Starlette endpoint served with the very same uvicorn
 options and logging (the baseline for reads, writes and latency), and the app: GET one item, GET a
