@@ -180,7 +180,7 @@ def paired(
 ) -> dict:
     """The workload and the baseline, alternating; totals over the rounds, median p99s."""
     runs = [
-        (wrk(binary, bare_url, duration, cpus=client), wrk(binary, url, duration, script, client))
+        (wrk(binary, bare_url, duration, cpus=client), wrk(binary, url, duration, script, cpus=client))
         for _ in range(rounds)
     ]
 
