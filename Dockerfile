@@ -17,7 +17,7 @@ RUN set -e; req="-r /build/requirements.txt"; \
     /opt/venv/bin/pip install --no-cache-dir --no-compile $src $req
 # What the service never runs: pip and setuptools (the runtime installs nothing), the libraries' own
 # test helpers, the SQL dialects of databases it does not support, and the debugging symbols of the
-# compiled extensions (uvloop's alone are 12 MB). No bytecode yet: see the final stage.
+# compiled extensions. No bytecode yet: see the final stage.
 RUN /opt/venv/bin/pip uninstall -y -q pip setuptools 2>/dev/null; \
     site=$(echo /opt/venv/lib/python3*/site-packages) \
  && rm -rf "$site"/sqlalchemy/testing "$site"/alembic/testing "$site"/sqlalchemy/ext/mypy \
@@ -26,7 +26,7 @@ RUN /opt/venv/bin/pip uninstall -y -q pip setuptools 2>/dev/null; \
  && find "$site" -name '*.so' -exec strip --strip-unneeded {} + \
  && find /opt/venv -name __pycache__ -prune -exec rm -rf {} + \
  && PYTHONDONTWRITEBYTECODE=1 /opt/venv/bin/python -c \
-      "import uvicorn, uvloop, httptools, orjson, sqlalchemy.dialects.sqlite, alembic.ddl, alembic.command"
+      "import uvicorn, uvicorn.loops.asyncio, httptools, orjson, sqlalchemy.dialects.sqlite, alembic.ddl, alembic.command"
 
 FROM ${BASE_IMAGE}
 # Only python3 itself: no documentation, manual pages or translations (dpkg leaves them out), no

@@ -105,7 +105,6 @@ class Site:
         local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
         webapp_vars = {
             "app_image_source": "archive",
-            "app_image_archive_dir": str(where / "archives"),
             "app_env": {"SECRET_KEY": SECRET},
             "app_health_timeout": 20,
             "app_keep_images": 2,

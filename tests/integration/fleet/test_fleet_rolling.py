@@ -189,7 +189,6 @@ class Fleet:
         local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
         webapp = {
             "app_image_source": "archive",
-            "app_image_archive_dir": str(self.where / "archives"),
             "app_env": {"SECRET_KEY": SECRET},
             "app_health_timeout": 20,
             "app_keep_images": 2,
