@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import hostkit
 from support.hostkit import ROOT
 
 pytestmark = [pytest.mark.docker]
@@ -75,4 +78,20 @@ def test_a_saved_archive_leaves_nothing_else_beside_it(image: str, tmp_path: Pat
     assert save(image, archive).returncode == 0
     assert save(image, archive).returncode == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["image.tar.gz"]
+    assert image in loaded_ids(archive)
+
+
+def test_a_save_killed_midway_leaves_no_archive_and_the_next_run_makes_it(tmp_path: Path) -> None:
+    image = "webapp:local"  # the app image: large enough that its save takes seconds
+    hostkit.ensure_image(image)
+    archive = tmp_path / "image.tar.gz"
+    run = subprocess.Popen([str(SAVE), image, archive.name], cwd=tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("image.tar.gz.part.*")):
+        assert run.poll() is None and time.monotonic() < deadline, "the save never started its file"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert not archive.exists(), "a killed save left an archive"
+    assert save(image, archive).returncode == 0
     assert image in loaded_ids(archive)
