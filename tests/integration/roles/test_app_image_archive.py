@@ -37,7 +37,7 @@ def image() -> Iterator[str]:
     subprocess.run(["docker", "rmi", "-f", tag], check=False, capture_output=True)
 
 
-def loaded_ids(archive: Path) -> str:
+def load_report(archive: Path) -> str:
     """What `docker load` reports from the archive (it fails on a damaged one)."""
     return subprocess.run(
         ["docker", "load", "-i", str(archive)], check=True, capture_output=True, text=True
@@ -62,7 +62,7 @@ def test_a_writer_beside_the_archive_cannot_damage_it(image: str, tmp_path: Path
     finally:
         os.close(other)
     subprocess.run(["gzip", "-t", str(archive)], check=True)
-    assert image in loaded_ids(archive)
+    assert image in load_report(archive)
 
 
 def test_a_failed_save_leaves_neither_archive_nor_temporary_file(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_a_saved_archive_leaves_nothing_else_beside_it(image: str, tmp_path: Pat
     assert save(image, archive).returncode == 0
     assert save(image, archive).returncode == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["image.tar.gz"]
-    assert image in loaded_ids(archive)
+    assert image in load_report(archive)
 
 
 def test_a_save_killed_midway_leaves_no_archive_and_the_next_run_makes_it(tmp_path: Path) -> None:
@@ -94,4 +94,4 @@ def test_a_save_killed_midway_leaves_no_archive_and_the_next_run_makes_it(tmp_pa
     run.wait()
     assert not archive.exists(), "a killed save left an archive"
     assert save(image, archive).returncode == 0
-    assert image in loaded_ids(archive)
+    assert image in load_report(archive)
