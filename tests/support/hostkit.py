@@ -55,6 +55,19 @@ def host_down(name: str) -> None:
     subprocess.run([str(HOST_SCRIPT), "down", name], check=False, timeout=120)
 
 
+def load_images(host: str, *tags: str, timeout: float = 600) -> None:
+    """Images into a host container's engine straight from this machine's (docker save | docker load);
+    fails the test with the engine's message unless both ends succeed."""
+    save = subprocess.Popen(["docker", "save", *tags], stdout=subprocess.PIPE)
+    loaded = subprocess.run(
+        ["docker", "exec", "-i", host, "docker", "load", "-q"], stdin=save.stdout, capture_output=True,
+        text=True, timeout=timeout,
+    )  # fmt: skip
+    save.stdout.close()  # type: ignore[union-attr]
+    if save.wait(timeout=60) != 0 or loaded.returncode != 0:
+        pytest.fail(f"loading {tags} onto {host} failed: {loaded.stderr}")
+
+
 def host_vars(ssh_port: int) -> dict[str, object]:
     """Inventory variables that reach a host_up() host as a real one: root over ssh with the key."""
     return {

@@ -170,15 +170,7 @@ def first_boot(host: str) -> Run:
 @pytest.fixture(scope="module")
 def loaded(first_boot: Run) -> Run:
     """The operator loads the image by hand and runs the script again."""
-    save = subprocess.Popen(["docker", "save", IMAGE], stdout=subprocess.PIPE)
-    subprocess.run(
-        ["docker", "exec", "-i", HOST, "docker", "load", "--quiet"],
-        stdin=save.stdout,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    assert save.wait(timeout=60) == 0
+    hostkit.load_images(HOST, IMAGE)
     run = run_script()
     assert run.rc == 0, run.stderr
     hostkit.wait_healthy(APP, timeout=60, diagnose=container_logs)

@@ -84,14 +84,7 @@ def engine_pid() -> str:
 
 def load_image(tag: str = IMAGE) -> None:
     """The controller's image into the host's engine (docker save | docker load)."""
-    save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
-    subprocess.run(
-        ["docker", "exec", "-i", HOST, "docker", "load", "--quiet"],
-        stdin=save.stdout,
-        check=True,
-        timeout=300,
-    )
-    assert save.wait(timeout=60) == 0
+    hostkit.load_images(HOST, tag)
 
 
 def write_inventory(path: Path, group_vars: dict[str, object]) -> Path:

@@ -105,18 +105,6 @@ def build_images() -> None:
     images.ensure_proxy()
 
 
-def load_images(host: Host, *tags: str) -> None:
-    """Images into the host's engine straight from this one's (docker save | docker load)."""
-    save = subprocess.Popen(["docker", "save", *tags], stdout=subprocess.PIPE)
-    loaded = subprocess.run(
-        ["docker", "exec", "-i", host.name, "docker", "load", "-q"], stdin=save.stdout, capture_output=True,
-        text=True, timeout=600,
-    )  # fmt: skip
-    save.stdout.close()  # type: ignore[union-attr]
-    if save.wait(timeout=60) != 0 or loaded.returncode != 0:
-        pytest.fail(f"loading {tags} onto {host.name} failed: {loaded.stderr}")
-
-
 @dataclass
 class TargetGroup:
     """The ALB's side that the rolling deploy drives, in moto's server: a target group holding one
@@ -250,7 +238,7 @@ def load_releases() -> None:
     """The releases of tests 3 and 4 onto both hosts: their loads run over the rollouts, not over
     shipping images."""
     for host in (A, B):
-        load_images(host, V2, BROKEN)
+        hostkit.load_images(host.name, V2, BROKEN)
 
 
 def start_host(host: Host) -> None:
@@ -311,7 +299,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         the_fleet.meanwhile("host 2 configured", the_fleet.configure, [B], started[B.name])
         the_fleet.configure([A], started[A.name])
         built.result()
-        load_images(A, V1, hostkit.PROXY_IMAGE)
+        hostkit.load_images(A.name, V1, hostkit.PROXY_IMAGE)
         yield the_fleet
 
 
